@@ -1,0 +1,20 @@
+"""Typed SQLAlchemy models, one module per part of the domain."""
+
+from app.models.base import utcnow
+from app.models.region import Region
+from app.models.services import Attachment, Holiday, Service, ServiceRequest, StatusChange
+from app.models.user import Role, User
+from app.models.village import Village
+
+__all__ = [
+    "Attachment",
+    "Holiday",
+    "Region",
+    "Role",
+    "Service",
+    "ServiceRequest",
+    "StatusChange",
+    "User",
+    "Village",
+    "utcnow",
+]

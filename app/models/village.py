@@ -1,0 +1,44 @@
+"""A village that uses Balai (a tenant, "desa aktif")."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import db
+from app.models.base import UTCDateTime, utcnow
+from app.models.region import Region
+
+TERMS = ("desa", "pekon", "kelurahan", "kampung", "nagari", "gampong")
+HEAD_TITLES = ("Kepala Desa", "Peratin", "Lurah", "Kepala Kampung", "Wali Nagari", "Keuchik")
+
+
+class Village(db.Model):
+    __tablename__ = "villages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"), unique=True)
+    slug: Mapped[str] = mapped_column(String(60), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    term: Mapped[str] = mapped_column(String(20), default="desa")
+    head_name: Mapped[str] = mapped_column(String(120), default="")
+    head_title: Mapped[str] = mapped_column(String(40), default="Kepala Desa")
+    address: Mapped[str] = mapped_column(Text, default="")
+    whatsapp: Mapped[str | None] = mapped_column(String(20))
+    email: Mapped[str | None] = mapped_column(String(120))
+    short_code: Mapped[str] = mapped_column(String(10), default="")
+    logo: Mapped[str | None] = mapped_column(String(80))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    activated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    region: Mapped[Region] = relationship(lazy="joined")
+
+    @property
+    def display_name(self) -> str:
+        """E.g. "Pekon Trimulyo"."""
+        return f"{self.term.capitalize()} {self.name}"
+
+    def __repr__(self) -> str:
+        return f"<Village {self.slug}>"

@@ -1,0 +1,34 @@
+from flask import abort, current_app, request, send_file
+from sqlalchemy import or_, select
+
+from app.domain.storage import PhotoStore
+from app.extensions import db
+from app.models import Region, Village
+from app.public import bp
+from app.regions import names_of, with_ancestors
+from app.web import active_village_or_404, render
+
+
+@bp.route("/")
+def home():
+    q = (request.args.get("q") or "").strip()
+    stmt = select(Village).where(Village.active.is_(True))
+    if q:
+        stmt = stmt.join(Region, Region.code == Village.region_code).where(
+            or_(Village.name.ilike(f"%{q}%"), Village.slug.ilike(f"%{q}%"))
+        )
+    villages = db.session.scalars(stmt.order_by(Village.name).limit(50)).all()
+    names = names_of(with_ancestors(v.region.parent_code for v in villages))
+    return render("public/home.html", fragment="public/_villages.html", villages=villages, names=names, q=q)
+
+
+@bp.route("/desa/<slug>/logo")
+def logo(slug: str):
+    village = active_village_or_404(slug)
+    if not village.logo:
+        abort(404)
+    store = PhotoStore(current_app.config["UPLOAD_DIR"])
+    if not store.exists(village.logo):
+        abort(404)
+    response = send_file(store.path(village.logo), mimetype="image/webp", max_age=86400)
+    return response

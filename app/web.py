@@ -1,0 +1,59 @@
+"""Helpers every web area shares: full page or htmx fragment, scoped lookups, role guards."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+
+from flask import abort, make_response, render_template, request
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from app.access import can_read_village
+from app.extensions import db
+from app.models import Role, Village
+
+
+def render(template: str, fragment: str | None = None, status: int = 200, **context):
+    """Render the page on a direct hit, and only ``fragment`` (a template) when htmx asks."""
+    partial = bool(
+        fragment
+        and request.headers.get("HX-Request") == "true"
+        and request.headers.get("HX-Boosted") != "true"
+    )
+    body = render_template(fragment if partial else template, **context)
+    response = make_response(body, status)
+    response.vary.add("HX-Request")
+    return response
+
+
+def active_village_or_404(slug: str) -> Village:
+    """The active village with this slug, for public pages."""
+    village = db.session.scalar(select(Village).where(Village.slug == slug, Village.active.is_(True)))
+    if village is None:
+        abort(404)
+    return village
+
+
+def readable_village_or_404(village_id: int) -> Village:
+    """A village the current user may read; others get 404 so existence does not leak."""
+    village = db.session.get(Village, village_id)
+    if village is None or not can_read_village(current_user, village):
+        abort(404)
+    return village
+
+
+def roles_required(*roles: Role) -> Callable:
+    """Allow only logged-in users holding one of ``roles``."""
+
+    def decorator(view: Callable) -> Callable:
+        @login_required
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            if current_user.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator

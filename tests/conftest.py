@@ -1,0 +1,155 @@
+"""Shared fixtures: one app and database per test session, emptied after each test.
+
+TEST_DATABASE_URL picks the database (SQLite in a temporary folder by default, e.g.
+postgresql+psycopg://postgres@127.0.0.1:5432/test for PostgreSQL). TEST_REDIS_URL picks the
+Redis used by job tests (redis://127.0.0.1:6379/15 by default); without a reachable Redis those
+tests are skipped on a developer machine and fail under CI=true.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+
+import pytest
+from sqlalchemy import delete, text
+
+TMP = Path(tempfile.mkdtemp(prefix="balai-test-"))
+os.environ.setdefault("BALAI_INSTANCE", str(TMP / "instance"))
+
+from app import create_app  # noqa: E402
+from app.config import TestConfig  # noqa: E402
+from app.extensions import db  # noqa: E402
+
+DEMO_PASSWORD = "demo-password-123"
+DATABASE_URL = os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{TMP / 'test.sqlite'}"
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+KEEP_TABLES = {"regions", "alembic_version"}
+
+
+def _url(url: str) -> str:
+    return (
+        url.replace("postgresql://", "postgresql+psycopg://", 1) if url.startswith("postgresql://") else url
+    )
+
+
+class Config(TestConfig):
+    SQLALCHEMY_DATABASE_URI = _url(DATABASE_URL)
+    UPLOAD_DIR = str(TMP / "uploads")
+
+
+@pytest.fixture(scope="session")
+def _app():
+    app = create_app(Config)
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+        from app.regions import import_regions
+
+        import_regions()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def app(_app):
+    """The app, with an empty database (regions kept) and a fresh app context."""
+    with _app.app_context():
+        yield _app
+        db.session.rollback()
+        db.session.remove()
+        _empty_tables()
+    from app.extensions import limiter
+
+    limiter.reset()
+
+
+def _empty_tables() -> None:
+    with db.engine.begin() as conn:
+        tables = [t for t in reversed(db.metadata.sorted_tables) if t.name not in KEEP_TABLES]
+        if conn.dialect.name == "postgresql":
+            names = ", ".join(f'"{t.name}"' for t in tables)
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                conn.execute(delete(table))
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def demo(app):
+    """The demo villages and accounts, every password set to DEMO_PASSWORD."""
+    from app.cli.demo import seed_demo
+
+    seed_demo(DEMO_PASSWORD)
+    return DEMO_PASSWORD
+
+
+CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
+
+
+def csrf_from(html: str) -> str:
+    """The CSRF token of the first form on a page."""
+    match = CSRF_RE.search(html)
+    assert match, "no csrf_token in page"
+    return match.group(1) or match.group(2)
+
+
+class Auth:
+    def __init__(self, client):
+        self.client = client
+
+    def csrf(self, path: str = "/akun/masuk") -> str:
+        return csrf_from(self.client.get(path).get_data(as_text=True))
+
+    def login(self, email: str, password: str = DEMO_PASSWORD):
+        token = self.csrf()
+        return self.client.post(
+            "/akun/masuk", data={"email": email, "password": password, "csrf_token": token}
+        )
+
+    def logout(self):
+        return self.client.post("/akun/keluar", data={"csrf_token": self.csrf("/")})
+
+    def post(self, path: str, data: dict | None = None, form_page: str | None = None, **kwargs):
+        """POST with the CSRF token taken from ``form_page`` (or the page at ``path``)."""
+        data = dict(data or {})
+        data.setdefault("csrf_token", self.csrf(form_page or path))
+        return self.client.post(path, data=data, **kwargs)
+
+
+@pytest.fixture
+def auth(client):
+    return Auth(client)
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    """A real Redis for job tests."""
+    from redis import Redis
+    from redis.exceptions import RedisError
+
+    try:
+        Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+    except RedisError:
+        if os.environ.get("CI"):
+            pytest.fail(f"Redis at {REDIS_URL} is required in CI")
+        pytest.skip(f"no Redis at {REDIS_URL}")
+    return REDIS_URL
+
+
+def is_postgres() -> bool:
+    return _url(DATABASE_URL).startswith("postgresql")
