@@ -131,7 +131,9 @@ def _register_optional(app: Flask, name: str) -> None:
         if exc.name != f"app.{name}":
             raise
         return
-    module.init_app(app)
+    init = getattr(module, "init_app", None)
+    if init is not None:
+        init(app)
 
 
 def _register_cli(app: Flask) -> None:

@@ -55,6 +55,7 @@ class Config:
     PERMANENT_SESSION_LIFETIME = 60 * 60 * 12
 
     WTF_CSRF_TIME_LIMIT = None
+    PASSWORD_HASH_METHOD = "scrypt"
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or REDIS_URL or "memory://"
     RATELIMIT_HEADERS_ENABLED = True
     LOGIN_RATE_LIMIT = "10 per minute;50 per hour"
@@ -93,6 +94,8 @@ class TestConfig(Config):
     SECRET_KEY = "test-secret-key-that-is-long-enough-for-tests"  # noqa: S105
     WTF_CSRF_ENABLED = True
     RATELIMIT_STORAGE_URI = "memory://"
+    # Real scrypt costs ~0.1-0.4 s a hash; the suite hashes thousands. test_auth checks scrypt itself.
+    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
     REDIS_URL = None
     BASE_URL = "http://balai.test"
     SERVER_NAME = None

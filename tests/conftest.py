@@ -14,6 +14,8 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from flask import g, has_app_context
+from flask.testing import FlaskClient
 from sqlalchemy import delete, text
 
 TMP = Path(tempfile.mkdtemp(prefix="balai-test-"))
@@ -40,9 +42,24 @@ class Config(TestConfig):
     UPLOAD_DIR = str(TMP / "uploads")
 
 
+class FreshContextClient(FlaskClient):
+    """A test client whose requests do not share ``g`` (the logged-in user, the locale) with the test.
+
+    The test holds an app context open for database work, and Flask reuses it for each request;
+    in production every request gets its own.
+    """
+
+    def open(self, *args, **kwargs):
+        if has_app_context():
+            for key in list(g):
+                g.pop(key)
+        return super().open(*args, **kwargs)
+
+
 @pytest.fixture(scope="session")
 def _app():
     app = create_app(Config)
+    app.test_client_class = FreshContextClient
     with app.app_context():
         db.drop_all()
         db.create_all()

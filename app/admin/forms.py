@@ -2,6 +2,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField
 from wtforms import EmailField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
 
 from app.models.village import HEAD_TITLES, TERMS
@@ -38,8 +39,8 @@ class VillageForm(FlaskForm):
             Length(max=60),
         ],
     )
-    term = SelectField(_l("Sebutan"), choices=[(t, t.capitalize()) for t in TERMS])
-    head_title = SelectField(_l("Jabatan kepala"), choices=[(t, t) for t in HEAD_TITLES])
+    term = SelectField(_l("Sebutan"), choices=[SelectChoice(t, t.capitalize()) for t in TERMS])
+    head_title = SelectField(_l("Jabatan kepala"), choices=[SelectChoice(t) for t in HEAD_TITLES])
     head_name = StringField(_l("Nama kepala"), validators=[Optional(), Length(max=120)])
     short_code = StringField(
         _l("Kode surat desa"),

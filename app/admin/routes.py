@@ -4,6 +4,7 @@ from flask import abort, current_app, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, or_, select
+from wtforms.fields.choices import SelectChoice
 
 from app.access import (
     can_manage_region,
@@ -70,7 +71,7 @@ def users():
 
 def _user_form() -> UserForm:
     form = UserForm()
-    form.role.choices = [(r.value, _(ROLE_LABELS[r])) for r in grantable_roles(current_user)]
+    form.role.choices = [SelectChoice(r.value, _(ROLE_LABELS[r])) for r in grantable_roles(current_user)]
     return form
 
 

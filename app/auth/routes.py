@@ -63,10 +63,11 @@ def change_password():
         if not current_user.check_password(form.current.data):
             form.current.errors.append(_("Kata sandi sekarang salah."))
         else:
-            current_user.set_password(form.new.data)
+            user = current_user._get_current_object()
+            user.set_password(form.new.data)
             db.session.commit()
             # The new session token ended every session, this one too: sign this one back in.
-            login_user(current_user)
+            login_user(user)
             flash(_("Kata sandi diganti. Semua perangkat lain sudah dikeluarkan."))
             return redirect(home_for(current_user))
     return render("auth/password.html", form=form, status=422 if form.errors else 200)

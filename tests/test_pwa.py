@@ -1,0 +1,94 @@
+"""The installable shell: manifest, service worker, offline page, health check, headers."""
+
+import json
+import re
+
+from app import create_app
+from app.config import ProductionConfig
+
+
+def test_manifest_names_the_app_and_its_icons(client):
+    response = client.get("/manifest.webmanifest")
+    data = json.loads(response.get_data())
+    assert response.mimetype == "application/manifest+json"
+    assert data["display"] == "standalone" and data["start_url"] and data["lang"] == "id"
+    sizes = {(i["sizes"], i["purpose"]) for i in data["icons"]}
+    assert {("192x192", "any"), ("512x512", "any"), ("192x192", "maskable"), ("512x512", "maskable")} <= sizes
+    for icon in data["icons"]:
+        with client.get(icon["src"]) as icon_response:
+            assert icon_response.status_code == 200
+
+
+def test_service_worker_is_served_at_the_root_and_precaches_the_offline_page(client):
+    response = client.get("/sw.js")
+    body = response.get_data(as_text=True)
+    assert response.mimetype == "text/javascript"
+    assert '"/offline"' in body and "caches.open" in body
+    assert response.headers["Service-Worker-Allowed"] == "/"
+
+
+def test_offline_page_is_in_indonesian(client):
+    body = client.get("/offline").get_data(as_text=True)
+    assert "tidak tersambung" in body
+
+
+def test_home_page_is_in_indonesian_and_switches_to_english(client, demo):
+    assert "Cari desa Anda" in client.get("/").get_data(as_text=True)
+    assert 'lang="en"' in client.get("/?lang=en").get_data(as_text=True)
+
+
+def test_home_search_finds_a_demo_village_and_answers_htmx_with_a_fragment(client, demo):
+    body = client.get("/?q=hanu", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "Desa Hanura" in body and "Teluk Pandan" in body and "<html" not in body
+
+
+def test_healthz_reports_the_database(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json()["database"] == "ok"
+
+
+def test_healthz_reports_redis_when_configured(app, redis_url):
+    app.config["REDIS_URL"] = redis_url
+    try:
+        assert app.test_client().get("/healthz").get_json()["redis"] == "ok"
+    finally:
+        app.config["REDIS_URL"] = None
+
+
+def test_security_headers_are_on_every_page(client):
+    headers = client.get("/").headers
+    assert "script-src 'self'" in headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Referrer-Policy"] == "same-origin"
+
+
+def test_static_files_with_a_fingerprint_are_cached_for_a_year(client):
+    html = client.get("/offline").get_data(as_text=True)
+    href = re.search(r'href="([^"]*balai\.css[^"]*)"', html).group(1).replace("&amp;", "&")
+    assert "?v=" in href
+    with client.get(href) as response:
+        assert "max-age=31536000" in response.headers["Cache-Control"]
+
+
+def test_pages_have_no_inline_script(client, demo):
+    html = client.get("/").get_data(as_text=True)
+    for chunk in html.split("<script")[1:]:
+        assert chunk.split(">", 1)[0].strip().startswith("src="), chunk[:80]
+
+
+def test_unknown_pages_get_a_friendly_404(client):
+    response = client.get("/tidak-ada")
+    assert response.status_code == 404
+    assert "Halaman tidak ditemukan" in response.get_data(as_text=True)
+
+
+def test_production_refuses_to_start_without_a_secret_key(monkeypatch):
+    monkeypatch.setattr(ProductionConfig, "SECRET_KEY", None)
+    try:
+        create_app(ProductionConfig)
+    except RuntimeError as exc:
+        assert "SECRET_KEY" in str(exc)
+    else:
+        raise AssertionError("production started without SECRET_KEY")
