@@ -1,0 +1,602 @@
+"""Resident pages: no account, a phone, a slow network. Views parse, call the workflow, render."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from flask import abort, current_app, flash, make_response, redirect, request, session, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from app import events, models, workflow
+from app.access import can_work_village
+from app.domain import states
+from app.domain.errors import DomainError
+from app.domain.nik import mask_nik, parse_nik
+from app.domain.phone import mask_phone
+from app.domain.text import mask_name
+from app.domain.tracking import normalize_tracking_code
+from app.extensions import db, limiter
+from app.models import Service, ServiceRequest, Village
+from app.residents import bp, intake
+from app.residents.forms import (
+    FIELD_PREFIX,
+    FixForm,
+    TrackForm,
+    check_selects,
+    request_form,
+    service_data,
+)
+from app.residents.qr import qr_svg
+from app.web import active_village_or_404, render
+
+MAIN_PATH = (states.DIAJUKAN, states.DIVERIFIKASI, states.DIPROSES, states.SIAP_DIAMBIL, states.SELESAI)
+QUEUE_WORKING = (states.DIAJUKAN, states.DIVERIFIKASI, states.DIPROSES)
+QUEUE_SHOWN = 40
+RECEIPTS_KEPT = 5
+MINE_MAX = 20
+
+
+def _absolute(path: str) -> str:
+    return current_app.config["BASE_URL"] + path
+
+
+def _locale() -> str:
+    return str(get_locale())
+
+
+def _no_store(response):
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Robots-Tag"] = "noindex"
+    return response
+
+
+def _is_htmx() -> bool:
+    return request.headers.get("HX-Request") == "true" and request.headers.get("HX-Boosted") != "true"
+
+
+def _not_modified(etag: str):
+    response = make_response("", 304)
+    response.set_etag(etag)
+    response.vary.add("HX-Request")
+    return response
+
+
+# --- the catalogue and the request form -------------------------------------------------------
+
+
+@bp.route("/desa/<slug>/layanan")
+def services(slug: str):
+    village = active_village_or_404(slug)
+    rows = db.session.scalars(
+        select(Service)
+        .where(Service.village_id == village.id, Service.active.is_(True))
+        .order_by(Service.position, Service.id)
+    ).all()
+    return render("residents/services.html", village=village, services=rows)
+
+
+def _service_or_404(village: Village, code: str) -> Service:
+    service = db.session.scalar(
+        select(Service).where(
+            Service.village_id == village.id, Service.code == code, Service.active.is_(True)
+        )
+    )
+    if service is None:
+        abort(404)
+    return service
+
+
+def _form_page(village, service, form, photos, status=200, error=None):
+    return render(
+        "residents/form.html",
+        fragment="residents/_form.html",
+        status=status,
+        village=village,
+        service=service,
+        form=form,
+        photos=photos,
+        error=error,
+        max_photo_bytes=current_app.config["MAX_PHOTO_BYTES"],
+    )
+
+
+@bp.route("/desa/<slug>/layanan/<code>", methods=["GET", "POST"])
+def request_service(slug: str, code: str):
+    village = active_village_or_404(slug)
+    service = _service_or_404(village, code)
+    if request.method == "GET":
+        form = request_form(service, formdata=None, idempotency_key=secrets.token_urlsafe(24))
+        # A cached copy would carry an old idempotency key and turn a new request into a replay.
+        return _no_store(_form_page(village, service, form, {}))
+
+    form = request_form(service)
+    step = request.form.get("step", "check")
+    scope = form.idempotency_key.data or ""
+    if step == "edit":
+        photos, _ok = intake.collect(form, service, scope, require=False)
+        return _form_page(village, service, form, photos)
+
+    valid = form.validate()
+    valid = check_selects(form, service) and valid
+    photos, photos_ok = intake.collect(form, service, scope)
+    if not (valid and photos_ok):
+        return _form_page(village, service, form, photos, status=422)
+
+    if step == "send":
+        try:
+            result = _submit(village, service, form, photos)
+        except DomainError as err:
+            db.session.rollback()
+            return _form_page(village, service, form, photos, 422, _(err.message, **err.params))
+        _remember_receipt(result.request.tracking_code, result.fix_token)
+        return redirect(url_for("residents.receipt", code=result.request.tracking_code), 303)
+
+    return render(
+        "residents/check.html",
+        fragment="residents/_check.html",
+        village=village,
+        service=service,
+        form=form,
+        photos=photos,
+        answers=_answers(form, service),
+        nik_info=parse_nik(form.nik.data),
+    )
+
+
+def _answers(form, service: Service) -> list[tuple[str, str]]:
+    rows = []
+    for spec in service.fields:
+        value = getattr(form, FIELD_PREFIX + spec["name"]).data or ""
+        shown = _(value) if spec.get("type") == "select" and value else value
+        rows.append((_(spec["label"]), shown or "—"))
+    return rows
+
+
+def _submit(village: Village, service: Service, form, photos: dict) -> workflow.Submitted:
+    data = service_data(form, service)
+    kwargs = {
+        "nik": form.nik.data,
+        "name": " ".join(form.name.data.split()),
+        "phone": form.phone.data,
+        "email": (form.email.data or "").strip() or None,
+        "idempotency_key": form.idempotency_key.data,
+        "data": data,
+        "purpose": form.purpose.data.strip(),
+        "locale": _locale(),
+    }
+    if service.is_complaint:
+        kwargs["category"] = data.get("kategori") or None
+        kwargs["hide_name"] = bool(form.hide_name.data)
+    try:
+        result = workflow.submit_request(village, service, **kwargs)
+        if result.created:
+            for photo in photos.values():
+                db.session.add(photo.attachment(result.request.id))
+        db.session.commit()
+    except IntegrityError:
+        # Two copies of the same form raced; the other one won, so this is a replay.
+        db.session.rollback()
+        result = workflow.submit_request(village, service, **kwargs)
+        if result.created:
+            raise
+    return result
+
+
+def _remember_receipt(code: str, token: str | None) -> None:
+    """Keep the private link in the session so a refresh or a replayed form still shows it."""
+    receipts = dict(session.get("receipts", {}))
+    if token or code not in receipts:
+        receipts.pop(code, None)
+        receipts[code] = token or ""
+    session["receipts"] = dict(list(receipts.items())[-RECEIPTS_KEPT:])
+
+
+# --- receipt -----------------------------------------------------------------------------------
+
+
+def _request_by_code(code: str) -> ServiceRequest | None:
+    return db.session.scalar(select(ServiceRequest).where(ServiceRequest.tracking_code == code))
+
+
+def _receipt_context(code: str):
+    receipts = session.get("receipts", {})
+    if code not in receipts:
+        return None
+    req = _request_by_code(code)
+    if req is None:
+        abort(404)
+    token = receipts[code]
+    tracking_url = _absolute(url_for("residents.track", code=code))
+    return {
+        "req": req,
+        "village": req.village,
+        "service": req.service,
+        "tracking_url": tracking_url,
+        "private_url": _absolute(url_for("residents.private", token=token)) if token else None,
+        "qr": qr_svg(tracking_url, _("Kode QR halaman lacak %(code)s", code=code)),
+        "shown_name": _shown_name(req),
+    }
+
+
+@bp.route("/tanda-terima/<code>")
+def receipt(code: str):
+    context = _receipt_context(code)
+    if context is None:
+        return redirect(url_for("residents.track", code=code))
+    return _no_store(render("residents/receipt.html", **context))
+
+
+@bp.route("/tanda-terima/<code>/cetak")
+def receipt_print(code: str):
+    context = _receipt_context(code)
+    if context is None:
+        return redirect(url_for("residents.track", code=code))
+    return _no_store(render("residents/receipt_print.html", **context))
+
+
+# --- tracking ----------------------------------------------------------------------------------
+
+
+def _shown_name(req: ServiceRequest) -> str:
+    if req.hide_name:
+        return _("Nama disembunyikan atas permintaan pelapor")
+    return mask_name(req.name)
+
+
+def _miss_limit() -> str:
+    return current_app.config.get("TRACK_MISS_LIMIT", "10 per minute;40 per hour")
+
+
+@bp.errorhandler(429)
+def too_many(exc):
+    if request.endpoint == "residents.track":
+        message = _(
+            "Terlalu banyak kode lacak yang tidak ditemukan dari perangkat ini. "
+            "Periksa lagi kode pada tanda terima Anda, lalu coba lagi beberapa menit lagi."
+        )
+    else:
+        message = _("Anda mencoba terlalu sering. Tunggu sebentar lalu coba lagi.")
+    response = render("residents/too_many.html", status=429, message=message)
+    response.headers["Retry-After"] = "60"
+    return response
+
+
+@bp.route("/lacak")
+def track_form():
+    if "kode" not in request.args:
+        return render("residents/track_form.html", form=TrackForm(formdata=None))
+    form = TrackForm(request.args)
+    if form.validate():
+        return redirect(url_for("residents.track", code=form.kode.data), 303)
+    return render("residents/track_form.html", form=form, status=422)
+
+
+@bp.route("/lacak/<code>")
+@limiter.limit(_miss_limit, deduct_when=lambda response: response.status_code == 404)
+def track(code: str):
+    try:
+        canonical = normalize_tracking_code(code)
+    except DomainError:
+        canonical = None
+    req = _request_by_code(canonical) if canonical else None
+    if req is None:
+        form = TrackForm(formdata=None, kode=code[:20])
+        return render("residents/track_form.html", form=form, status=404, not_found=True)
+    if canonical != code:
+        return redirect(url_for("residents.track", code=canonical))
+
+    official = can_work_village(current_user, req.village)
+    etag = f"r{req.id}v{req.version}{_locale()}{'o' if official else 'p'}"
+    polling = _is_htmx()
+    if polling and request.if_none_match.contains(etag):
+        return _not_modified(etag)
+    final = req.status in states.FINAL_STATUSES
+    actions = []
+    if official and "officials.act" in current_app.view_functions:
+        actions = states.actions_for(req.status)
+    response = render(
+        "residents/track.html",
+        fragment="residents/_track_status.html",
+        req=req,
+        village=req.village,
+        service=req.service,
+        shown_name=req.name if official else _shown_name(req),
+        timeline=_timeline(req),
+        reason=_reason(req),
+        etag=etag,
+        official=official,
+        actions=actions,
+    )
+    if polling:
+        response.set_etag(etag)
+        if final:
+            response.status_code = 286  # htmx stops polling: a final status never changes again
+    response.headers["Cache-Control"] = "private, no-cache"
+    response.vary.add("Cookie")
+    return response
+
+
+def _timeline(req: ServiceRequest) -> list[dict]:
+    """What happened, with dates, then the main steps still to come."""
+    steps = [
+        {
+            "status": change.to_status,
+            "label": states.status_label(change.to_status),
+            "at": change.created_at,
+            "note": change.note if change.action in ("request_fix", "reject") else "",
+            "done": True,
+        }
+        for change in req.history
+    ]
+    if req.status in MAIN_PATH:
+        for status in MAIN_PATH[MAIN_PATH.index(req.status) + 1 :]:
+            steps.append({"status": status, "label": states.status_label(status), "done": False})
+    return steps
+
+
+def _reason(req: ServiceRequest) -> str:
+    if req.status not in (states.PERLU_PERBAIKAN, states.DITOLAK):
+        return ""
+    for change in reversed(req.history):
+        if change.to_status == req.status:
+            return change.note
+    return ""
+
+
+# --- the resident's private link ------------------------------------------------------------
+
+
+def _letter_model():
+    """The officials' Letter model, when that area is installed (looked up, never required)."""
+    model = getattr(models, "Letter", None)
+    if model is None:
+        try:
+            from app.models.letters import Letter as model
+        except ImportError:
+            return None
+    return model if hasattr(model, "request_id") else None
+
+
+def _letter_url(req: ServiceRequest, token: str) -> str | None:
+    """The letter PDF link, when the officials' area serves it and the letter is issued."""
+    if "officials.letter_for_resident" not in current_app.view_functions or req.service.is_complaint:
+        return None
+    letter_model = _letter_model()
+    if letter_model is None:
+        if req.status not in (states.SIAP_DIAMBIL, states.SELESAI):
+            return None
+    else:
+        letter = db.session.scalar(select(letter_model).where(letter_model.request_id == req.id))
+        if letter is None or not getattr(letter, "is_issued", True):
+            return None
+    return f"/permohonan/{token}/surat.pdf"
+
+
+def _fix_form(req: ServiceRequest, formdata=True):
+    service = req.service
+    if formdata:
+        form = request_form(service, FixForm)
+    else:
+        values = {FIELD_PREFIX + k: v for k, v in (req.data or {}).items()}
+        form = request_form(
+            service,
+            FixForm,
+            formdata=None,
+            name=req.name,
+            email=req.email or "",
+            purpose=req.purpose,
+            version=str(req.version),
+            **({"hide_name": req.hide_name} if service.is_complaint else {}),
+            **values,
+        )
+    form.nik.blank_means_unchanged = True
+    form.phone.blank_means_unchanged = True
+    form.nik.label.text = _("NIK (kosongkan bila tidak berubah)")
+    form.phone.label.text = _("Nomor HP / WhatsApp (kosongkan bila tidak berubah)")
+    return form
+
+
+def _private_page(req, token, form=None, photos=None, status=200, error=None):
+    kept = {}
+    for attachment in req.attachments:
+        kept[attachment.doc_key] = attachment
+    response = render(
+        "residents/private.html",
+        status=status,
+        req=req,
+        village=req.village,
+        service=req.service,
+        token=token,
+        form=form,
+        photos=photos or {},
+        attached=kept,
+        error=error,
+        timeline=_timeline(req),
+        reason=_reason(req),
+        masked_nik=mask_nik(req.nik),
+        masked_phone=mask_phone(req.phone) if req.phone else "",
+        letter_url=_letter_url(req, token),
+        tracking_url=url_for("residents.track", code=req.tracking_code),
+        max_photo_bytes=current_app.config["MAX_PHOTO_BYTES"],
+    )
+    return _no_store(response)
+
+
+@bp.route("/permohonan/<token>", methods=["GET", "POST"])
+def private(token: str):
+    req = workflow.find_by_fix_token(token)
+    if req is None:
+        abort(404)
+    if request.method == "GET":
+        form = _fix_form(req, formdata=False) if req.status == states.PERLU_PERBAIKAN else None
+        return _private_page(req, token, form)
+    if req.status != states.PERLU_PERBAIKAN:
+        flash(_("Permohonan ini tidak sedang menunggu perbaikan."))
+        return redirect(url_for("residents.private", token=token), 303)
+
+    service = req.service
+    form = _fix_form(req)
+    valid = form.validate()
+    valid = check_selects(form, service) and valid
+    photos, photos_ok = intake.collect(form, service, f"fix:{req.id}", require=False)
+    if not (valid and photos_ok):
+        return _private_page(req, token, form, photos, status=422)
+
+    data = service_data(form, service)
+    changes = {
+        "name": " ".join(form.name.data.split()),
+        "email": (form.email.data or "").strip() or None,
+        "purpose": form.purpose.data.strip(),
+        "data": data,
+    }
+    if form.nik.data:
+        changes["nik"] = form.nik.data
+    if form.phone.data:
+        changes["phone"] = form.phone.data
+    if service.is_complaint:
+        changes["category"] = data.get("kategori") or None
+        changes["hide_name"] = bool(form.hide_name.data)
+    replaced = [a for a in req.attachments if a.doc_key in photos]
+    try:
+        workflow.apply_action(
+            req,
+            "resubmit",
+            actor=None,
+            by=states.RESIDENT,
+            expected_version=int(form.version.data),
+            changes=changes,
+        )
+    except DomainError as err:
+        db.session.rollback()
+        req = workflow.find_by_fix_token(token)
+        return _private_page(req, token, None, status=409, error=_(err.message, **err.params))
+    old_names = [a.stored_name for a in replaced]
+    for attachment in replaced:
+        db.session.delete(attachment)
+    db.session.flush()
+    for photo in photos.values():
+        db.session.add(photo.attachment(req.id))
+    events.emit(events.REQUEST_RESUBMITTED, request_id=req.id, village_id=req.village_id)
+    db.session.commit()
+    store = intake.store()
+    for name in old_names:
+        store.delete(name)
+    flash(_("Perbaikan sudah dikirim. Petugas desa akan memeriksanya lagi."))
+    return redirect(url_for("residents.private", token=token), 303)
+
+
+# --- "Permohonan saya" ------------------------------------------------------------------------
+
+
+def _status_rows(codes: list[str]) -> list:
+    if not codes:
+        return []
+    rows = db.session.execute(
+        select(
+            ServiceRequest.tracking_code,
+            ServiceRequest.status,
+            ServiceRequest.submitted_at,
+            ServiceRequest.due_date,
+            Service.name,
+            Village.name.label("village_name"),
+            Village.term,
+        )
+        .join(Service, Service.id == ServiceRequest.service_id)
+        .join(Village, Village.id == ServiceRequest.village_id)
+        .where(ServiceRequest.tracking_code.in_(codes))
+    ).all()
+    order = {code: i for i, code in enumerate(codes)}
+    return sorted(rows, key=lambda row: order[row.tracking_code])
+
+
+def _clean_codes(raw: list[str]) -> list[str]:
+    codes = []
+    for item in raw[:MINE_MAX]:
+        try:
+            code = normalize_tracking_code(item)
+        except DomainError:
+            continue
+        if code not in codes:
+            codes.append(code)
+    return codes
+
+
+@bp.route("/saya")
+def mine():
+    codes = list(reversed(list(session.get("receipts", {}))))
+    return render("residents/mine.html", rows=_status_rows(codes))
+
+
+@bp.route("/saya/status")
+@limiter.limit("30 per minute")
+def mine_status():
+    codes = _clean_codes(request.args.getlist("kode"))
+    response = render("residents/_mine_rows.html", rows=_status_rows(codes))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# --- posters and the queue screen -----------------------------------------------------------
+
+
+@bp.route("/desa/<slug>/poster")
+def poster(slug: str):
+    village = active_village_or_404(slug)
+    url = _absolute(url_for("residents.services", slug=village.slug))
+    return render(
+        "residents/poster.html",
+        village=village,
+        url=url,
+        qr=qr_svg(url, _("Kode QR layanan %(village)s", village=village.display_name)),
+        tracking=False,
+    )
+
+
+@bp.route("/desa/<slug>/poster-lacak")
+def poster_track(slug: str):
+    village = active_village_or_404(slug)
+    url = _absolute(url_for("residents.track_form"))
+    return render(
+        "residents/poster.html",
+        village=village,
+        url=url,
+        qr=qr_svg(url, _("Kode QR halaman lacak")),
+        tracking=True,
+    )
+
+
+@bp.route("/desa/<slug>/antrian")
+def queue(slug: str):
+    village = active_village_or_404(slug)
+    rows = db.session.execute(
+        select(ServiceRequest.tracking_code, ServiceRequest.status)
+        .where(
+            ServiceRequest.village_id == village.id,
+            ServiceRequest.status.in_((states.SIAP_DIAMBIL, *QUEUE_WORKING)),
+        )
+        .order_by(ServiceRequest.submitted_at, ServiceRequest.id)
+    ).all()
+    ready = [code for code, status in rows if status == states.SIAP_DIAMBIL][:QUEUE_SHOWN]
+    working = [code for code, status in rows if status in QUEUE_WORKING][:QUEUE_SHOWN]
+    fingerprint = "|".join(ready) + "/" + "|".join(working) + "/" + _locale()
+    etag = "q" + hashlib.sha256(fingerprint.encode()).hexdigest()[:20]
+    polling = _is_htmx()
+    if polling and request.if_none_match.contains(etag):
+        return _not_modified(etag)
+    response = render(
+        "residents/queue.html",
+        fragment="residents/_queue.html",
+        village=village,
+        ready=ready,
+        working=working,
+        etag=etag,
+    )
+    if polling:
+        response.set_etag(etag)
+    response.headers["Cache-Control"] = "no-cache"
+    return response
