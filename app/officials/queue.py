@@ -1,0 +1,203 @@
+"""The village queue: filters, keyset pages and the day's workload, each in one query."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import and_, func, select, tuple_, union_all
+from sqlalchemy.orm import raiseload
+
+from app.domain import states
+from app.domain.nik import clean_nik
+from app.domain.tracking import is_tracking_code, normalize_tracking_code
+from app.extensions import db
+from app.models import Service, ServiceRequest
+from app.models.letters import AWAITING_APPROVAL, Letter
+
+PAGE_SIZE = 25
+OPEN = "aktif"
+ALL = "semua"
+STATUS_CHOICES = (OPEN, ALL, *states.STATUSES)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass
+class QueueFilter:
+    """What the official asked to see, read leniently from the query string."""
+
+    status: str = OPEN
+    service_id: int | None = None
+    late: bool = False
+    q: str = ""
+    after: tuple[datetime, int] | None = None
+
+    @classmethod
+    def from_args(cls, args) -> QueueFilter:
+        status = args.get("status") or OPEN
+        service = args.get("layanan") or ""
+        return cls(
+            status=status if status in STATUS_CHOICES else OPEN,
+            service_id=int(service) if service.isdigit() else None,
+            late=args.get("lewat") in ("1", "on", "true"),
+            q=(args.get("q") or "").strip()[:120],
+            after=decode_cursor(args.get("setelah") or ""),
+        )
+
+    def args(self, **overrides) -> dict:
+        """The query string of this filter (for links), without the page cursor unless given."""
+        out = {
+            "status": self.status,
+            "layanan": self.service_id or "",
+            "lewat": "1" if self.late else "",
+            "q": self.q,
+        }
+        out.update(overrides)
+        return {k: v for k, v in out.items() if v not in ("", None)}
+
+
+@dataclass
+class QueuePage:
+    rows: list[ServiceRequest]
+    next_cursor: str | None
+    filter: QueueFilter
+    searched_all: bool = False
+    extra: dict = field(default_factory=dict)
+
+
+def encode_cursor(req: ServiceRequest) -> str:
+    """The page cursor after ``req``: microseconds since the epoch and the id."""
+    micros = (req.submitted_at.astimezone(UTC) - EPOCH) // timedelta(microseconds=1)
+    return f"{micros}.{req.id}"
+
+
+def decode_cursor(raw: str) -> tuple[datetime, int] | None:
+    micros, _, ident = raw.partition(".")
+    if not (micros.isdigit() and ident.isdigit()) or len(micros) > 18:
+        return None
+    try:
+        moment = EPOCH + timedelta(microseconds=int(micros))
+    except OverflowError:
+        return None
+    return moment, int(ident)
+
+
+def _search_condition(q: str):
+    if is_tracking_code(q):
+        return ServiceRequest.tracking_code == normalize_tracking_code(q)
+    digits = clean_nik(q)
+    if digits.isdigit() and len(digits) == 16:
+        return ServiceRequest.nik == digits
+    escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return ServiceRequest.name.ilike(f"%{escaped}%", escape="\\")
+
+
+def queue_page(village_id: int, flt: QueueFilter, today: date, limit: int = PAGE_SIZE) -> QueuePage:
+    """One page of the queue, oldest first, keyed on (submitted_at, id): one query whatever the page."""
+    conditions = [ServiceRequest.village_id == village_id]
+    status = flt.status
+    searched_all = bool(flt.q) and status == OPEN
+    if searched_all:
+        # A resident at the counter asks about a request, finished or not: search everything.
+        status = ALL
+    if status not in (OPEN, ALL):
+        conditions.append(ServiceRequest.status == status)
+    if flt.service_id:
+        conditions.append(ServiceRequest.service_id == flt.service_id)
+    if flt.late:
+        conditions.append(ServiceRequest.due_date < today)
+    if flt.q:
+        conditions.append(_search_condition(flt.q))
+    if flt.after:
+        conditions.append(tuple_(ServiceRequest.submitted_at, ServiceRequest.id) > tuple_(*flt.after))
+    if status == OPEN or (status == ALL and flt.late):
+        stmt = _merged_by_status(conditions, sorted(states.OPEN_STATUSES), limit + 1)
+    else:
+        stmt = (
+            select(ServiceRequest)
+            .where(and_(*conditions))
+            .order_by(ServiceRequest.submitted_at, ServiceRequest.id)
+            .limit(limit + 1)
+        )
+    stmt = stmt.options(raiseload(ServiceRequest.history), raiseload(ServiceRequest.attachments))
+    rows = list(db.session.scalars(stmt).unique())
+    next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+    return QueuePage(rows[:limit], next_cursor, flt, searched_all)
+
+
+def _merged_by_status(conditions: list, statuses: list[str], limit: int):
+    """The oldest ``limit`` rows over several statuses, as one statement.
+
+    ``status IN (...)`` cannot walk the (village, status, submitted_at, id) index in time order, so a
+    village with years of finished requests would be scanned to find its few open ones. Each status
+    takes its own ``limit`` rows from the index instead, and the merge keeps the oldest of them.
+    """
+    parts = []
+    for status in statuses:
+        part = (
+            select(ServiceRequest.id, ServiceRequest.submitted_at)
+            .where(*conditions, ServiceRequest.status == status)
+            .order_by(ServiceRequest.submitted_at, ServiceRequest.id)
+            .limit(limit)
+            .with_hint(ServiceRequest, "INDEXED BY ix_service_requests_queue", "sqlite")
+            .subquery()
+        )
+        parts.append(select(part.c.id, part.c.submitted_at))
+    merged = union_all(*parts).subquery()
+    oldest = select(merged.c.id).order_by(merged.c.submitted_at, merged.c.id).limit(limit)
+    return (
+        select(ServiceRequest)
+        .where(ServiceRequest.id.in_(oldest))
+        .order_by(ServiceRequest.submitted_at, ServiceRequest.id)
+    )
+
+
+def status_counts(village_id: int) -> dict[str, int]:
+    """How many requests the village has in each status (one grouped query on the queue index)."""
+    rows = db.session.execute(
+        select(ServiceRequest.status, func.count())
+        .where(ServiceRequest.village_id == village_id)
+        .group_by(ServiceRequest.status)
+    ).all()
+    counts = dict.fromkeys(states.STATUSES, 0)
+    counts.update({status: n for status, n in rows})
+    return counts
+
+
+def workload(village_id: int, today: date) -> dict[str, int]:
+    """Today's work: new requests, those due today, those overdue, and letters awaiting the head."""
+    open_ = ServiceRequest.status.in_(sorted(states.OPEN_STATUSES))
+    waiting = (
+        select(func.count(Letter.id))
+        .join(ServiceRequest, ServiceRequest.id == Letter.request_id)
+        .where(
+            Letter.village_id == village_id,
+            Letter.state == AWAITING_APPROVAL,
+            ServiceRequest.status == states.DIPROSES,
+        )
+        .scalar_subquery()
+    )
+    new, due_today, overdue, awaiting = db.session.execute(
+        select(
+            func.count().filter(ServiceRequest.status == states.DIAJUKAN),
+            func.count().filter(and_(open_, ServiceRequest.due_date == today)),
+            func.count().filter(and_(open_, ServiceRequest.due_date < today)),
+            waiting,
+        )
+        .where(ServiceRequest.village_id == village_id, open_)
+        # SQLite's statistics cannot tell that open requests are few among years of finished ones.
+        .with_hint(ServiceRequest, "INDEXED BY ix_service_requests_workload", "sqlite")
+    ).one()
+    return {"new": new, "due_today": due_today, "overdue": overdue, "awaiting": awaiting}
+
+
+def village_services(village_id: int) -> list[Service]:
+    return list(
+        db.session.scalars(
+            select(Service).where(Service.village_id == village_id).order_by(Service.position, Service.name)
+        )
+    )
+
+
+def is_late(req: ServiceRequest, today: date) -> bool:
+    return req.status in states.OPEN_STATUSES and req.due_date < today

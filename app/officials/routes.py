@@ -1,0 +1,617 @@
+"""Workbench pages: thin views that check access, call the workflow or letters, and render."""
+
+from __future__ import annotations
+
+import base64
+import io
+import secrets
+
+from flask import Response, abort, current_app, flash, redirect, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import delete, select
+from sqlalchemy.orm import selectinload
+
+from app import letters, workflow
+from app.access import can_read_village, can_work_village, village_filter
+from app.domain import states
+from app.domain.errors import DomainError
+from app.domain.letters import validate_number_pattern
+from app.domain.nik import parse_nik
+from app.domain.phone import normalize_phone
+from app.domain.storage import InvalidPhotoName, PhotoStore
+from app.domain.text import mask_name, parse_rupiah
+from app.extensions import db
+from app.models import Attachment, Holiday, Role, Service, ServiceRequest, User, Village
+from app.models.letters import VillageLetterSettings
+from app.officials import bp, holidays, queue, reports
+from app.officials.forms import (
+    CounterForm,
+    HolidayForm,
+    LetterSettingsForm,
+    ServiceForm,
+    format_documents,
+    format_fields,
+    parse_documents,
+    parse_fields,
+)
+from app.web import readable_village_or_404, render, roles_required
+
+READERS = (Role.OPERATOR, Role.HEAD, Role.REGION_ADMIN, Role.SUPERADMIN)
+WORKERS = (Role.OPERATOR, Role.HEAD)
+PRIVATE = "private, no-store"
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _is_htmx() -> bool:
+    return request.headers.get("HX-Request") == "true" and request.headers.get("HX-Boosted") != "true"
+
+
+def _safe_next(target: str | None) -> str | None:
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return None
+
+
+def _reading_village() -> Village | None:
+    """The village whose work is shown: the official's own, or the one a region admin picked."""
+    if current_user.role in WORKERS:
+        if current_user.village is None:
+            abort(403)
+        return current_user.village
+    picked = request.args.get("desa", "")
+    if not picked.isdigit():
+        return None
+    return readable_village_or_404(int(picked))
+
+
+def _working_village() -> Village:
+    """The official's own village, for pages that change it."""
+    village = current_user.village
+    if village is None or not can_work_village(current_user, village):
+        abort(403)
+    return village
+
+
+def _village_args(village: Village) -> dict:
+    return {} if current_user.role in WORKERS else {"desa": village.id}
+
+
+def _pick_village():
+    villages = db.session.scalars(
+        select(Village)
+        .where(village_filter(current_user), Village.active.is_(True))
+        .order_by(Village.name)
+        .limit(300)
+    ).all()
+    return render("officials/pick_village.html", villages=villages, endpoint=request.endpoint)
+
+
+def _request_or_404(request_id: int) -> ServiceRequest:
+    req = db.session.get(
+        ServiceRequest,
+        request_id,
+        options=[selectinload(ServiceRequest.history), selectinload(ServiceRequest.attachments)],
+        populate_existing=True,
+    )
+    if req is None or not can_read_village(current_user, req.village):
+        abort(404)
+    return req
+
+
+# ---------------------------------------------------------------- queue
+
+
+@bp.route("/")
+@roles_required(*READERS)
+def home():
+    village = _reading_village()
+    if village is None:
+        return _pick_village()
+    today = workflow.local_today()
+    flt = queue.QueueFilter.from_args(request.args)
+    page = queue.queue_page(village.id, flt, today)
+    context = {
+        "village": village,
+        "page": page,
+        "today": today,
+        "vargs": _village_args(village),
+        "qargs": {**flt.args(), **_village_args(village)},
+        "is_late": queue.is_late,
+        "statuses": states.STATUS_LABELS,
+    }
+    if not _is_htmx():
+        context.update(
+            counts=queue.status_counts(village.id),
+            work=queue.workload(village.id, today),
+            services=queue.village_services(village.id),
+            can_work=can_work_village(current_user, village),
+        )
+    return render("officials/home.html", fragment="officials/_queue.html", **context)
+
+
+# ---------------------------------------------------------------- one request
+
+
+def _detail(req: ServiceRequest, *, status: int = 200, error: str | None = None, conflict: str | None = None):
+    village = req.village
+    letter = letters.letter_for(req.id)
+    can_work = can_work_village(current_user, village)
+    actions = []
+    if can_work:
+        for action in states.actions_for(req.status):
+            label = _(action.label)
+            if action.name == "mark_ready" and letters.is_letter_service(req.service):
+                if letter is not None and not letter.is_issued and current_user.role != Role.HEAD:
+                    continue
+                if letters.needs_approval(req, current_user):
+                    label = _("Ajukan surat ke %(title)s", title=village.head_title)
+                elif current_user.role == Role.HEAD and letter is not None and not letter.is_issued:
+                    label = _("Setujui dan terbitkan surat")
+                else:
+                    label = _("Terbitkan surat dan tandai siap diambil")
+            actions.append((action, label))
+    fields = [
+        (f.get("label") or f.get("name"), (req.data or {}).get(f.get("name"), ""))
+        for f in req.service.fields or []
+    ]
+    known = {f.get("name") for f in req.service.fields or []}
+    fields += [(key, value) for key, value in (req.data or {}).items() if key not in known]
+    today = workflow.local_today()
+    return render(
+        "officials/request.html",
+        fragment="officials/_request.html",
+        status=status,
+        req=req,
+        village=village,
+        letter=letter,
+        actions=actions,
+        fields=fields,
+        can_work=can_work,
+        late=queue.is_late(req, today),
+        error=error,
+        conflict=conflict,
+        next_url=_safe_next(request.values.get("next")),
+        vargs=_village_args(village),
+        statuses_label=states.status_label,
+        assisted_by=db.session.get(User, req.assisted_by_id) if req.assisted_by_id else None,
+    )
+
+
+@bp.route("/permohonan/<int:request_id>")
+@roles_required(*READERS)
+def request_detail(request_id: int):
+    return _detail(_request_or_404(request_id))
+
+
+@bp.route("/permohonan/<int:request_id>/aksi", methods=["POST"])
+@roles_required(*READERS)
+def act(request_id: int):
+    req = _request_or_404(request_id)
+    if not can_work_village(current_user, req.village):
+        abort(403)
+    action = request.form.get("action", "")
+    note = (request.form.get("note") or "").strip()[:2000]
+    version = request.form.get("version", "")
+    if not version.isdigit():
+        abort(400)
+    try:
+        message = _perform(req, action, note, int(version))
+        db.session.commit()
+    except workflow.StaleRequest as err:
+        db.session.rollback()
+        fresh = db.session.get(ServiceRequest, request_id)
+        db.session.refresh(fresh)
+        # htmx swaps only 2xx/422 into the page; a plain form gets the honest 409 Conflict.
+        return _detail(fresh, status=422 if _is_htmx() else 409, conflict=_(err.message, **err.params))
+    except DomainError as err:
+        db.session.rollback()
+        fresh = db.session.get(ServiceRequest, request_id)
+        return _detail(fresh, status=422, error=_(err.message, **err.params))
+    flash(message)
+    target = _safe_next(request.form.get("next"))
+    if _is_htmx() and target is None:
+        return _detail(db.session.get(ServiceRequest, request_id))
+    return redirect(target or url_for("officials.request_detail", request_id=request_id), 303)
+
+
+def _perform(req: ServiceRequest, action: str, note: str, version: int) -> str:
+    """Take one action on the request and say what happened."""
+    if action == "mark_ready" and letters.is_letter_service(req.service):
+        if version != req.version:
+            raise workflow._stale(req)
+        if letters.needs_approval(req, current_user):
+            letters.request_approval(req, current_user, expected_version=version)
+            return _("Surat diajukan ke %(title)s untuk disetujui.", title=req.village.head_title)
+        letter = letters.issue(
+            req,
+            current_user,
+            expected_version=version,
+            note=note,
+            base_url=current_app.config["BASE_URL"],
+            upload_dir=current_app.config["UPLOAD_DIR"],
+        )
+        return _("Surat nomor %(number)s terbit. Permohonan siap diambil.", number=letter.number)
+    workflow.apply_action(req, action, actor=current_user, note=note, expected_version=version)
+    return _("Status permohonan sekarang: %(status)s.", status=_(req.status_label))
+
+
+@bp.route("/lampiran/<int:attachment_id>")
+@roles_required(*WORKERS)
+def attachment(attachment_id: int):
+    """An ID photo or document, only for the officials of the request's village, never cached."""
+    item = db.session.get(Attachment, attachment_id)
+    req = db.session.get(ServiceRequest, item.request_id) if item else None
+    if req is None or not can_work_village(current_user, req.village):
+        abort(404)
+    try:
+        data = PhotoStore(current_app.config["UPLOAD_DIR"]).open(item.stored_name)
+    except (InvalidPhotoName, FileNotFoundError):
+        abort(404)
+    response = Response(data, mimetype=item.mime)
+    response.headers["Cache-Control"] = PRIVATE
+    return response
+
+
+def _pdf_response(data: bytes, filename: str) -> Response:
+    response = Response(data, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
+    response.headers["Cache-Control"] = PRIVATE
+    return response
+
+
+@bp.route("/permohonan/<int:request_id>/surat.pdf")
+@roles_required(*READERS)
+def letter_pdf(request_id: int):
+    req = _request_or_404(request_id)
+    letter = letters.letter_for(req.id)
+    if letter is None or not letter.is_issued:
+        abort(404)
+    return _pdf_response(letter.pdf, f"surat-{req.tracking_code}.pdf")
+
+
+@bp.route("/permohonan/<int:request_id>/surat-draf.pdf")
+@roles_required(*WORKERS)
+def letter_draft(request_id: int):
+    req = _request_or_404(request_id)
+    if not can_work_village(current_user, req.village) or not letters.is_letter_service(req.service):
+        abort(404)
+    try:
+        data = letters.draft_pdf(req, upload_dir=current_app.config["UPLOAD_DIR"])
+    except DomainError as err:
+        return _detail(req, status=422, error=_(err.message, **err.params))
+    return _pdf_response(data, f"draf-{req.tracking_code}.pdf")
+
+
+# ---------------------------------------------------------------- services
+
+
+@bp.route("/layanan")
+@roles_required(*WORKERS)
+def services():
+    village = _working_village()
+    return render("officials/services.html", village=village, services=queue.village_services(village.id))
+
+
+def _service_or_404(village: Village, service_id: int) -> Service:
+    service = db.session.get(Service, service_id)
+    if service is None or service.village_id != village.id:
+        abort(404)
+    return service
+
+
+@bp.route("/layanan/baru", methods=["GET", "POST"])
+@bp.route("/layanan/<int:service_id>", methods=["GET", "POST"])
+@roles_required(*WORKERS)
+def service_form(service_id: int | None = None):
+    village = _working_village()
+    service = _service_or_404(village, service_id) if service_id else None
+    form = ServiceForm(obj=service)
+    if request.method == "GET":
+        if service is not None:
+            form.fields_text.data = format_fields(service.fields)
+            form.documents_text.data = format_documents(service.documents)
+            form.fee.data = str(service.fee)
+        else:
+            form.letter_template.data = letters.DEFAULT_BODY
+    if form.validate_on_submit() and _save_service(village, service, form):
+        db.session.commit()
+        flash(_("Layanan %(name)s disimpan.", name=form.name.data))
+        return redirect(url_for("officials.services"), 303)
+    return render(
+        "officials/service_form.html",
+        village=village,
+        service=service,
+        form=form,
+        placeholders=sorted(letters.common_placeholders()),
+        status=422 if form.errors else 200,
+    )
+
+
+def _save_service(village: Village, service: Service | None, form: ServiceForm) -> bool:
+    try:
+        fields = parse_fields(form.fields_text.data or "")
+    except DomainError as err:
+        form.fields_text.errors.append(_(err.message, **err.params))
+        return False
+    try:
+        documents = parse_documents(form.documents_text.data or "")
+    except DomainError as err:
+        form.documents_text.errors.append(_(err.message, **err.params))
+        return False
+    try:
+        fee = parse_rupiah(form.fee.data or "0", allow_zero=True)
+    except DomainError as err:
+        form.fee.errors.append(_(err.message, **err.params))
+        return False
+    code = form.code.data.strip()
+    clash = db.session.scalar(
+        select(Service.id).where(Service.village_id == village.id, Service.code == code)
+    )
+    if clash is not None and (service is None or clash != service.id):
+        form.code.errors.append(_("Kode ini sudah dipakai layanan lain di desa ini."))
+        return False
+    target = service or Service(village_id=village.id, active=True)
+    target.fields = fields
+    template = (form.letter_template.data or "").replace("\r\n", "\n").strip()
+    try:
+        letters.check_template(target, template)
+    except DomainError as err:
+        form.letter_template.errors.append(_(err.message, **err.params))
+        return False
+    target.code = code
+    target.name = form.name.data.strip()
+    target.kind = form.kind.data
+    target.description = (form.description.data or "").strip()
+    target.sla_days = form.sla_days.data
+    target.fee = fee
+    target.classification_code = (form.classification_code.data or "").strip()
+    target.documents = documents
+    target.letter_template = template
+    target.position = form.position.data or 0
+    db.session.add(target)
+    return True
+
+
+@bp.route("/layanan/<int:service_id>/aktif", methods=["POST"])
+@roles_required(*WORKERS)
+def toggle_service(service_id: int):
+    village = _working_village()
+    service = _service_or_404(village, service_id)
+    service.active = not service.active
+    db.session.commit()
+    flash(
+        _("Layanan %(name)s dibuka lagi.", name=service.name)
+        if service.active
+        else _("Layanan %(name)s dihentikan; permohonan yang sudah masuk tetap diproses.", name=service.name)
+    )
+    return redirect(url_for("officials.services"), 303)
+
+
+@bp.route("/pengaturan-surat", methods=["GET", "POST"])
+@roles_required(*WORKERS)
+def letter_settings():
+    village = _working_village()
+    settings = letters.settings_for(village.id)
+    form = LetterSettingsForm(obj=settings)
+    if form.validate_on_submit():
+        try:
+            validate_number_pattern(form.number_pattern.data.strip())
+        except DomainError as err:
+            form.number_pattern.errors.append(_(err.message, **err.params))
+        else:
+            row = db.session.get(VillageLetterSettings, village.id) or VillageLetterSettings(
+                village_id=village.id
+            )
+            row.numbering_mode = form.numbering_mode.data
+            row.number_pattern = form.number_pattern.data.strip()
+            row.require_head_approval = bool(form.require_head_approval.data)
+            db.session.add(row)
+            db.session.commit()
+            flash(_("Pengaturan surat disimpan."))
+            return redirect(url_for("officials.letter_settings"), 303)
+    return render("officials/settings.html", village=village, form=form, status=422 if form.errors else 200)
+
+
+# ---------------------------------------------------------------- holidays
+
+
+@bp.route("/libur", methods=["GET", "POST"])
+@roles_required(*WORKERS)
+def holiday_list():
+    village = _working_village()
+    form = HolidayForm()
+    if form.validate_on_submit():
+        day = form.day.data
+        taken = db.session.scalar(
+            select(Holiday.id).where(
+                Holiday.day == day, (Holiday.village_id == village.id) | Holiday.village_id.is_(None)
+            )
+        )
+        if taken is not None:
+            form.day.errors.append(_("Tanggal ini sudah tercatat sebagai hari libur."))
+        else:
+            db.session.add(Holiday(village_id=village.id, day=day, name=form.name.data.strip()))
+            db.session.flush()
+            moved = holidays.recompute_due_dates(village.id, day)
+            db.session.commit()
+            flash(_("Hari libur disimpan; %(n)s tenggat permohonan disesuaikan.", n=moved))
+            return redirect(url_for("officials.holiday_list"), 303)
+    return render(
+        "officials/holidays.html",
+        village=village,
+        form=form,
+        rows=holidays.upcoming(village.id, workflow.local_today()),
+        status=422 if form.errors else 200,
+    )
+
+
+@bp.route("/libur/<int:holiday_id>/hapus", methods=["POST"])
+@roles_required(*WORKERS)
+def holiday_delete(holiday_id: int):
+    village = _working_village()
+    row = db.session.get(Holiday, holiday_id)
+    if row is None or row.village_id != village.id:
+        abort(404)
+    day = row.day
+    db.session.execute(delete(Holiday).where(Holiday.id == holiday_id))
+    moved = holidays.recompute_due_dates(village.id, day)
+    db.session.commit()
+    flash(_("Hari libur dihapus; %(n)s tenggat permohonan disesuaikan.", n=moved))
+    return redirect(url_for("officials.holiday_list"), 303)
+
+
+# ---------------------------------------------------------------- reports
+
+
+@bp.route("/laporan")
+@roles_required(*READERS)
+def report():
+    village = _reading_village()
+    if village is None:
+        return _pick_village()
+    month = reports.parse_month(request.args.get("bulan"), workflow.local_today())
+    rows = reports.monthly_report(village.id, month)
+    return render(
+        "officials/reports.html", village=village, month=month, rows=rows, vargs=_village_args(village)
+    )
+
+
+@bp.route("/laporan.csv")
+@roles_required(*READERS)
+def report_csv():
+    village = _reading_village()
+    if village is None:
+        abort(404)
+    month = reports.parse_month(request.args.get("bulan"), workflow.local_today())
+    body = reports.to_csv(reports.monthly_report(village.id, month), month)
+    response = Response(body, mimetype="text/csv")
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="laporan-{village.slug}-{month:%Y-%m}.csv"'
+    )
+    response.headers["Cache-Control"] = PRIVATE
+    return response
+
+
+# ---------------------------------------------------------------- counter
+
+
+def _counter_service(village: Village) -> Service | None:
+    raw = request.values.get("layanan", "")
+    if not raw.isdigit():
+        return None
+    service = db.session.get(Service, int(raw))
+    if service is None or service.village_id != village.id or not service.active:
+        return None
+    return service
+
+
+@bp.route("/loket", methods=["GET", "POST"])
+@roles_required(*WORKERS)
+def counter():
+    """File a request for a resident at the counter, then print the slip for them."""
+    village = _working_village()
+    service = _counter_service(village)
+    form = CounterForm()
+    if request.method == "GET":
+        form.idempotency_key.data = secrets.token_hex(16)
+    if service is None:
+        offered = [s for s in queue.village_services(village.id) if s.active]
+        return render("officials/counter.html", village=village, service=None, services=offered, form=form)
+    values = {
+        f["name"]: (request.form.get(f"f_{f['name']}") or "").strip()[:500] for f in service.fields or []
+    }
+    errors: dict[str, str] = {}
+    if form.validate_on_submit():
+        submitted = _counter_submit(village, service, form, values, errors)
+        if submitted is not None:
+            return _slip(submitted)
+    status = 422 if (form.errors or errors) else 200
+    return render(
+        "officials/counter.html",
+        village=village,
+        service=service,
+        form=form,
+        values=values,
+        errors=errors,
+        status=status,
+    )
+
+
+def _counter_submit(village, service, form, values, errors):
+    nik = phone = None
+    try:
+        nik = parse_nik(form.nik.data).nik
+    except DomainError as err:
+        form.nik.errors.append(_(err.message, **err.params))
+    if form.phone.data:
+        try:
+            phone = normalize_phone(form.phone.data)
+        except DomainError as err:
+            form.phone.errors.append(_(err.message, **err.params))
+    for f in service.fields or []:
+        if f.get("required") and not values.get(f["name"]):
+            errors[f["name"]] = _("Isian ini wajib diisi.")
+        elif (
+            f.get("type") == "select"
+            and values.get(f["name"])
+            and values[f["name"]] not in f.get("options", [])
+        ):
+            errors[f["name"]] = _("Pilih salah satu pilihan.")
+    key = (form.idempotency_key.data or "").strip()
+    if form.nik.errors or form.phone.errors or errors or not (8 <= len(key) <= 64):
+        return None
+    try:
+        submitted = workflow.submit_request(
+            village,
+            service,
+            nik=nik,
+            name=form.name.data.strip(),
+            phone=phone,
+            idempotency_key=key,
+            data={k: v for k, v in values.items() if v},
+            purpose=(form.purpose.data or "").strip(),
+            channel="counter",
+            assisted_by=current_user,
+            locale="id",
+        )
+        db.session.commit()
+    except DomainError as err:
+        db.session.rollback()
+        form.name.errors.append(_(err.message, **err.params))
+        return None
+    return submitted
+
+
+def _slip(submitted: workflow.Submitted):
+    req = submitted.request
+    private_url = qr = None
+    if submitted.fix_token:
+        private_url = current_app.config["BASE_URL"] + url_for(
+            "officials.letter_for_resident", token=submitted.fix_token
+        )
+        qr = _qr_data_uri(private_url)
+    response = render(
+        "officials/slip.html",
+        req=req,
+        village=req.village,
+        masked_name=mask_name(req.name),
+        private_url=private_url,
+        qr=qr,
+        replay=not submitted.created,
+        status=201 if submitted.created else 200,
+    )
+    # The slip holds the resident's private link: never keep it in a cache.
+    response.headers["Cache-Control"] = PRIVATE
+    return response
+
+
+def _qr_data_uri(url: str) -> str:
+    import qrcode
+
+    image = qrcode.make(url, border=2, box_size=4)
+    buffer = io.BytesIO()
+    image.save(buffer)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
