@@ -1,25 +1,77 @@
-// Balai service worker: the shell and static files from cache, pages from the network first,
-// the offline page when there is no network.
-const VERSION = "balai-{{ version }}";
+// Balai service worker. Static files (fingerprinted, never changing) come from the cache; pages
+// come from the network first, else from the cache, else the offline page. The last-seen copies
+// of /saya and of each /lacak/<code> page are kept for use without signal. Request forms saved
+// offline as drafts (static/js/offline.js, imported here) are posted when the network returns.
+importScripts("{{ asset('js/offline.js') }}");
+
 const SHELL = [
   "/offline",
   "{{ asset('css/balai.css') }}",
+  "{{ asset('css/residents.css') }}",
   "{{ asset('vendor/htmx.min.js') }}",
   "{{ asset('js/balai.js') }}",
+  "{{ asset('js/mine.js') }}",
+  "{{ asset('js/offline.js') }}",
   "{{ asset('icons/icon.svg') }}",
   "{{ asset('icons/icon-192.png') }}",
 ];
+// A new list of fingerprinted files is a new version: its cache replaces the old one.
+const VERSION = "balai-{{ version }}-" + SHELL.join("|").split("").reduce((h, c) => (h * 31 + c.charCodeAt(0)) | 0, 7);
+// Pages the resident saw, kept across versions (they are data, not code).
+const PAGES = "balai-pages";
+const KEPT_PAGE = /^\/(saya|lacak\/[A-Za-z0-9-]+)$/;
+const MAX_PAGES = 30;
 
 self.addEventListener("install", (event) => {
-  event.waitUntil(caches.open(VERSION).then((cache) => cache.addAll(SHELL)).then(() => self.skipWaiting()));
+  event.waitUntil(
+    caches.open(VERSION)
+      .then((cache) => cache.addAll(SHELL))
+      .then(() => keepPage(new Request("/saya")).catch(() => undefined))
+      .then(() => self.skipWaiting())
+  );
 });
 
 self.addEventListener("activate", (event) => {
   event.waitUntil(
     caches.keys()
-      .then((keys) => Promise.all(keys.filter((k) => k !== VERSION).map((k) => caches.delete(k))))
+      .then((keys) => Promise.all(keys.filter((k) => k !== VERSION && k !== PAGES).map((k) => caches.delete(k))))
       .then(() => self.clients.claim())
   );
+});
+
+function keepPage(request, response) {
+  const got = response ? Promise.resolve(response) : fetch(request, { credentials: "same-origin" });
+  return got.then((res) => {
+    if (!res.ok || res.redirected) return;
+    return caches.open(PAGES).then((cache) =>
+      cache.put(request.url, res).then(() => cache.keys()).then((keys) => {
+        // Oldest first: drop what is over the limit, but never /saya.
+        const extra = keys.filter((k) => !k.url.endsWith("/saya")).slice(0, Math.max(0, keys.length - MAX_PAGES));
+        return Promise.all(extra.map((k) => cache.delete(k)));
+      })
+    );
+  });
+}
+
+function fromCache(request) {
+  return caches.match(request, { ignoreVary: true }).then((hit) => hit || caches.match("/offline"));
+}
+
+function sendDrafts() {
+  return BalaiDrafts.flush().then((results) => {
+    if (!results.length) return;
+    const plain = results.map((r) => ({ ok: r.ok, url: r.url, status: r.status }));
+    return Promise.all([
+      keepPage(new Request("/saya")).catch(() => undefined),
+      self.clients.matchAll({ type: "window" }).then((list) =>
+        list.forEach((client) => client.postMessage({ type: "drafts", results: plain }))
+      ),
+    ]);
+  });
+}
+
+self.addEventListener("sync", (event) => {
+  if (event.tag === "balai-drafts") event.waitUntil(sendDrafts());
 });
 
 self.addEventListener("fetch", (event) => {
@@ -30,7 +82,7 @@ self.addEventListener("fetch", (event) => {
   if (url.pathname.startsWith("/static/")) {
     event.respondWith(
       caches.match(request).then((hit) => hit || fetch(request).then((response) => {
-        if (response.ok) {
+        if (response.ok && url.searchParams.has("v")) {
           const copy = response.clone();
           caches.open(VERSION).then((cache) => cache.put(request, copy));
         }
@@ -40,8 +92,47 @@ self.addEventListener("fetch", (event) => {
     return;
   }
   if (request.mode === "navigate") {
-    event.respondWith(
-      fetch(request).catch(() => caches.match(request).then((hit) => hit || caches.match("/offline")))
-    );
+    const kept = KEPT_PAGE.test(url.pathname) && !url.search;
+    const answer = fetch(request).then((response) => {
+      if (kept) event.waitUntil(keepPage(request, response.clone()).catch(() => undefined));
+      // The network is back: this is the "next time the app opens" for drafts left waiting.
+      event.waitUntil(sendDrafts().catch(() => undefined));
+      return response;
+    }, () => fromCache(request));
+    event.respondWith(answer);
   }
+});
+
+// --- push (notifications) ---
+// Web Push (notifications area): show the message; a newer one with the same tag replaces it.
+self.addEventListener("push", (event) => {
+  let data = {};
+  try {
+    data = event.data ? event.data.json() : {};
+  } catch (e) {
+    data = { body: event.data ? event.data.text() : "" };
+  }
+  const url = typeof data.url === "string" && data.url.startsWith("/") ? data.url : "/";
+  event.waitUntil(
+    self.registration.showNotification(data.title || "Balai", {
+      body: data.body || "",
+      tag: data.tag || undefined,
+      renotify: Boolean(data.tag),
+      icon: "{{ asset('icons/icon-192.png') }}",
+      data: { url: url },
+    })
+  );
+});
+
+self.addEventListener("notificationclick", (event) => {
+  event.notification.close();
+  const url = (event.notification.data && event.notification.data.url) || "/";
+  event.waitUntil(
+    self.clients.matchAll({ type: "window", includeUncontrolled: true }).then((list) => {
+      for (const client of list) {
+        if (new URL(client.url).pathname === url && "focus" in client) return client.focus();
+      }
+      return self.clients.openWindow(url);
+    })
+  );
 });

@@ -1,0 +1,163 @@
+"""Every message Balai sends, in one place: short (one SMS where possible), always with a link.
+
+Indonesian first; English when the recipient chose it. Parameters are snapshotted into the
+notification when it is written, so a message says what was true at that moment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SMS_LIMIT = 160
+
+# kind -> locale -> (title, text). Text placeholders: {village} {service} {code} {status} {note} {link}
+# and, for orders and digests, {bumdes} {summary} {overdue} {due_today}.
+TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
+    "request_received": {
+        "id": ("Permohonan diterima", "{village}: permohonan {service} diterima. Kode {code}. Lacak: {link}"),
+        "en": (
+            "Request received",
+            "{village}: your {service} request was received. Code {code}. Track: {link}",
+        ),
+    },
+    "status_changed": {
+        "id": ("Status permohonan", "{village}: permohonan {code} kini {status}. Lacak: {link}"),
+        "en": ("Request status", "{village}: request {code} is now {status}. Track: {link}"),
+    },
+    "needs_fix": {
+        "id": ("Perlu perbaikan", "{village}: permohonan {code} perlu perbaikan: {note}. Buka: {link}"),
+        "en": ("Needs fixing", "{village}: request {code} needs fixing: {note}. Open: {link}"),
+    },
+    "ready": {
+        "id": ("Siap diambil", "{village}: surat {code} siap diambil di kantor desa. Bawa KTP. {link}"),
+        "en": (
+            "Ready for pickup",
+            "{village}: letter {code} is ready at the village office. Bring your ID. {link}",
+        ),
+    },
+    "rejected": {
+        "id": ("Permohonan ditolak", "{village}: permohonan {code} ditolak: {note}. {link}"),
+        "en": ("Request rejected", "{village}: request {code} was rejected: {note}. {link}"),
+    },
+    "done": {
+        "id": ("Permohonan selesai", "{village}: permohonan {code} selesai. Terima kasih. {link}"),
+        "en": ("Request completed", "{village}: request {code} is complete. Thank you. {link}"),
+    },
+    "new_request": {
+        "id": ("Permohonan baru", "Permohonan baru: {service} ({code}). {link}"),
+        "en": ("New request", "New request: {service} ({code}). {link}"),
+    },
+    "resubmitted": {
+        "id": ("Permohonan diajukan ulang", "Permohonan {code} ({service}) sudah diperbaiki pemohon. {link}"),
+        "en": ("Request resubmitted", "Request {code} ({service}) was fixed by the resident. {link}"),
+    },
+    "new_order": {
+        "id": ("Pesanan baru", "Pesanan baru di {bumdes}: {summary}. {link}"),
+        "en": ("New order", "New order at {bumdes}: {summary}. {link}"),
+    },
+    "sla_digest": {
+        "id": (
+            "Ringkasan tenggat",
+            "{village}: {overdue} permohonan lewat tenggat, {due_today} jatuh tempo hari ini. {link}",
+        ),
+        "en": ("Deadline summary", "{village}: {overdue} requests overdue, {due_today} due today. {link}"),
+    },
+}
+
+# The words residents read for each status (the Indonesian ones match app.domain.states).
+STATUS_WORDS = {
+    "id": {
+        "diajukan": "diajukan",
+        "diverifikasi": "diverifikasi",
+        "diproses": "diproses",
+        "siap_diambil": "siap diambil",
+        "selesai": "selesai",
+        "perlu_perbaikan": "perlu perbaikan",
+        "ditolak": "ditolak",
+    },
+    "en": {
+        "diajukan": "submitted",
+        "diverifikasi": "verified",
+        "diproses": "in progress",
+        "siap_diambil": "ready for pickup",
+        "selesai": "complete",
+        "perlu_perbaikan": "needs fixing",
+        "ditolak": "rejected",
+    },
+}
+
+# Which message a resident gets when their request reaches a status.
+KIND_FOR_STATUS = {
+    "diverifikasi": "status_changed",
+    "diproses": "status_changed",
+    "perlu_perbaikan": "needs_fix",
+    "siap_diambil": "ready",
+    "selesai": "done",
+    "ditolak": "rejected",
+}
+
+
+@dataclass(frozen=True)
+class Rendered:
+    title: str
+    text: str
+    url: str  # absolute, for SMS, WhatsApp and email
+    path: str  # same-origin path, for Web Push and in-app links
+
+
+def tracking_path(code: str) -> str:
+    return f"/lacak/{code}"
+
+
+def link_path(kind: str, params: dict) -> str:
+    """Where a message points: the request's tracking page, or a path given with the event."""
+    if params.get("path"):
+        return str(params["path"])
+    if params.get("code"):
+        return tracking_path(params["code"])
+    return "/notifikasi"
+
+
+def render(kind: str, params: dict, locale: str | None, base_url: str) -> Rendered:
+    """The title and text of a message in the recipient's language, trimmed to one SMS if it can be."""
+    lang = locale if locale in ("id", "en") else "id"
+    title, text = TEMPLATES[kind][lang]
+    path = link_path(kind, params)
+    url = base_url.rstrip("/") + path
+    values = {
+        "village": "",
+        "service": "",
+        "code": "",
+        "note": "",
+        "bumdes": "",
+        "summary": "",
+        "overdue": 0,
+        "due_today": 0,
+        **{k: v for k, v in params.items() if v is not None},
+        "link": url,
+    }
+    values["service"] = _clip(str(values["service"]), 40)
+    values["status"] = STATUS_WORDS[lang].get(str(params.get("status", "")), str(params.get("status", "")))
+    body = text.format(**values)
+    if len(body) > SMS_LIMIT and values["note"]:
+        # The note is what can give way: the link must survive, the rest is short and fixed.
+        room = len(str(values["note"])) - (len(body) - SMS_LIMIT)
+        values["note"] = _clip(str(values["note"]), max(room, 20))
+        body = text.format(**values)
+    return Rendered(title=title, text=body, url=url, path=path)
+
+
+def template_params(kind: str, params: dict, locale: str | None, base_url: str) -> list[str]:
+    """Body parameters for approved WhatsApp templates: {{1}} place, {{2}} code, {{3}} status/summary, {{4}} link."""
+    lang = locale if locale in ("id", "en") else "id"
+    rendered = render(kind, params, lang, base_url)
+    status = STATUS_WORDS[lang].get(str(params.get("status", "")), "")
+    summary = params.get("summary") or params.get("note") or status or rendered.title
+    place = params.get("village") or params.get("bumdes") or "Balai"
+    return [str(place), str(params.get("code") or "-"), _clip(str(summary), 60), rendered.url]
+
+
+def _clip(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    # Three dots, not the ellipsis character: one non-GSM character turns an SMS into 70-character parts.
+    return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."

@@ -1,0 +1,332 @@
+"""The transactional outbox: notification rows written with the change, then handed to the queue.
+
+``on_event`` runs inside the transaction that changed a request (no commit here): the change and
+its messages are saved together or not at all. After the commit ``relay`` hands the new rows to rq
+(or runs them in-process without Redis). If Redis is down the rows simply wait: ``sweep`` (a
+periodic job) relays whatever was never handed over, retries what is due and rescues jobs whose
+worker died.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import and_, or_, select, update
+
+from app import events
+from app.domain import states
+from app.extensions import db
+from app.jobs import enqueue_many, on_commit, redis_available, run_inprocess
+from app.models import Role, ServiceRequest, StatusChange, User, utcnow
+from app.models.notifications import (
+    CANCELLED,
+    CREATED,
+    DELIVERED,
+    RESIDENT,
+    RESIDENT_EMAIL,
+    RETRYABLE,
+    SENDING,
+    USER_EMAIL,
+    InAppMessage,
+    Notification,
+    PushSubscription,
+)
+from app.notifications import messages
+
+log = logging.getLogger(__name__)
+DELIVER = "app.notifications.jobs.deliver"
+QUEUE_FOR_ROUTE = {RESIDENT: "high", RESIDENT_EMAIL: "high", USER_EMAIL: "default"}
+OFFICIAL_ROLES = (Role.OPERATOR, Role.HEAD)
+
+
+def email_enabled() -> bool:
+    return bool(current_app.config.get("MAIL_SERVER"))
+
+
+# --- writing (inside the caller's transaction) -------------------------------------------------
+
+
+def on_event(name: str, payload: dict) -> None:
+    """The events listener: write the notifications an event calls for, in the same transaction."""
+    if name == events.REQUEST_SUBMITTED:
+        ids = _request_submitted(payload["request_id"])
+    elif name == events.REQUEST_STATUS_CHANGED:
+        ids = _status_changed(payload)
+    elif name == events.ORDER_CREATED:
+        ids = _order_created(payload)
+    else:
+        return
+    if ids:
+        on_commit(relay_ids, ids)
+
+
+def _request_params(req: ServiceRequest) -> dict:
+    return {
+        "village": req.village.display_name,
+        "service": req.service.name,
+        "code": req.tracking_code,
+        "status": req.status,
+    }
+
+
+def _request_submitted(request_id: int) -> list[int]:
+    req = db.session.get(ServiceRequest, request_id)
+    params = _request_params(req)
+    ids = notify_resident(req, "request_received", params)
+    ids += notify_officials(req.village_id, "new_request", params, topic=None)
+    return ids
+
+
+def _status_changed(payload: dict) -> list[int]:
+    req = db.session.get(ServiceRequest, payload["request_id"])
+    params = _request_params(req) | {"status": payload["new_status"]}
+    if payload.get("action") == "resubmit":
+        return notify_officials(req.village_id, "resubmitted", params, topic=None)
+    kind = messages.KIND_FOR_STATUS.get(payload["new_status"])
+    if kind is None:
+        return []
+    if payload["new_status"] in (states.PERLU_PERBAIKAN, states.DITOLAK):
+        params["note"] = _last_note(req.id)
+    return notify_resident(req, kind, params)
+
+
+def _last_note(request_id: int) -> str:
+    note = db.session.scalar(
+        select(StatusChange.note)
+        .where(StatusChange.request_id == request_id)
+        .order_by(StatusChange.id.desc())
+        .limit(1)
+    )
+    return note or ""
+
+
+def _order_created(payload: dict) -> list[int]:
+    """A new BUMDes order: its managers (by bumdes_id, else the village's managers) are told."""
+    stmt = select(User).where(User.active.is_(True), User.role == Role.BUMDES_MANAGER)
+    if payload.get("bumdes_id") is not None:
+        stmt = stmt.where(User.bumdes_id == payload["bumdes_id"])
+    elif payload.get("village_id") is not None:
+        stmt = stmt.where(User.village_id == payload["village_id"])
+    else:
+        return []
+    params = {
+        "bumdes": payload.get("bumdes_name") or "BUMDes",
+        "summary": payload.get("summary") or f"#{payload.get('order_id', '')}",
+        "path": payload.get("path") or "/notifikasi",
+        "order_id": payload.get("order_id"),
+    }
+    users = db.session.scalars(stmt).all()
+    return _notify_users(
+        users, payload.get("village_id"), "new_order", params, f"order-{payload.get('order_id')}"
+    )
+
+
+def notify_resident(req: ServiceRequest, kind: str, params: dict) -> list[int]:
+    """The resident's messages: phone (push, WhatsApp, SMS) and email. Nothing if they said stop."""
+    if not req.notify:
+        return []
+    topic = f"req{req.id}"
+    if kind != "request_received":
+        _supersede(req.id)
+    rows = []
+    has_push = db.session.scalar(
+        select(PushSubscription.id).where(PushSubscription.request_id == req.id).limit(1)
+    )
+    if req.phone or has_push:
+        rows.append(
+            _notification(kind, RESIDENT, req.village_id, params, req.locale, request_id=req.id, topic=topic)
+        )
+    if req.email and email_enabled():
+        rows.append(
+            _notification(
+                kind, RESIDENT_EMAIL, req.village_id, params, req.locale, request_id=req.id, topic=topic
+            )
+        )
+    db.session.add_all(rows)
+    db.session.flush()
+    return [n.id for n in rows]
+
+
+def _supersede(request_id: int) -> None:
+    """A newer status makes older unsent ones pointless: cancel them rather than send them late."""
+    db.session.execute(
+        update(Notification)
+        .where(
+            Notification.request_id == request_id,
+            Notification.route.in_((RESIDENT, RESIDENT_EMAIL)),
+            Notification.state.in_((CREATED, *RETRYABLE)),
+        )
+        .values(state=CANCELLED, last_error="diganti status yang lebih baru", updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+
+
+def notify_officials(village_id: int, kind: str, params: dict, topic: str | None) -> list[int]:
+    users = db.session.scalars(
+        select(User).where(
+            User.village_id == village_id, User.role.in_(OFFICIAL_ROLES), User.active.is_(True)
+        )
+    ).all()
+    return _notify_users(users, village_id, kind, params, None)
+
+
+def _notify_users(users, village_id, kind: str, params: dict, dedupe: str | None) -> list[int]:
+    """In-app for each user at once (a row, nothing can fail), plus an email notification."""
+    base = current_app.config["BASE_URL"]
+    rows = []
+    for user in users:
+        rendered = messages.render(kind, params, user.locale, base)
+        db.session.add(
+            InAppMessage(
+                user_id=user.id,
+                village_id=village_id,
+                kind=kind,
+                title=rendered.title,
+                body=rendered.text,
+                url=rendered.path,
+                dedupe_key=f"{dedupe}:{user.id}" if dedupe else None,
+            )
+        )
+        if user.email and email_enabled():
+            rows.append(
+                _notification(
+                    kind,
+                    USER_EMAIL,
+                    village_id,
+                    params,
+                    user.locale,
+                    user_id=user.id,
+                    dedupe_key=f"{dedupe}:{user.id}:email" if dedupe else None,
+                )
+            )
+    db.session.add_all(rows)
+    db.session.flush()
+    return [n.id for n in rows]
+
+
+def _notification(kind, route, village_id, params, locale, **fields) -> Notification:
+    return Notification(
+        kind=kind,
+        route=route,
+        village_id=village_id,
+        params=params,
+        locale=locale,
+        queue=QUEUE_FOR_ROUTE[route] if kind != "sla_digest" else "low",
+        state=CREATED,
+        **fields,
+    )
+
+
+# --- relaying (after the commit, and from the sweep) -------------------------------------------
+
+
+def relay_ids(ids: list[int]) -> int:
+    """Hand these just-committed notifications to the queue (the fast path)."""
+    return relay(ids=ids)
+
+
+def relay(ids: list[int] | None = None, limit: int = 500) -> int:
+    """Claim up to ``limit`` unrelayed rows and hand them over; returns how many were handed over.
+
+    On PostgreSQL rows are claimed with FOR UPDATE SKIP LOCKED, so two relays (a web process and
+    the sweep, or two workers) never take the same row. SQLite has a single writer, so the
+    UPDATE that marks them is enough there.
+    """
+    app = current_app._get_current_object()
+    stmt = select(Notification.id, Notification.queue).where(Notification.relayed_at.is_(None))
+    if ids is not None:
+        stmt = stmt.where(Notification.id.in_(ids))
+    stmt = stmt.order_by(Notification.id).limit(limit)
+    if db.engine.dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    rows = db.session.execute(stmt).all()
+    if not rows:
+        db.session.commit()
+        return 0
+    claimed = [row.id for row in rows]
+    mark = (
+        update(Notification)
+        .where(Notification.id.in_(claimed))
+        .values(relayed_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if app.config.get("REDIS_URL"):
+        from redis.exceptions import RedisError
+
+        if not redis_available():
+            db.session.rollback()
+            return 0
+        timeout = app.config["NOTIFY_JOB_TIMEOUT"]
+        intervals = app.config["NOTIFY_RETRY_INTERVALS"]
+        try:
+            enqueue_many(app, [(DELIVER, (row.id,), row.queue, timeout, intervals, None) for row in rows])
+        except RedisError as exc:
+            db.session.rollback()
+            log.warning(
+                "Redis unavailable: %d notifications wait for the sweep (%s)", len(rows), type(exc).__name__
+            )
+            return 0
+        db.session.execute(mark)
+        db.session.commit()
+    else:
+        # Mark first: the in-process job may run inline and must find the row unlocked.
+        db.session.execute(mark)
+        db.session.commit()
+        for nid in claimed:
+            run_inprocess(app, DELIVER, (nid,))
+    return len(claimed)
+
+
+def sweep(batches: int = 20) -> int:
+    """Periodic: re-relay what was never handed over, what is due for a retry, what a dead worker held."""
+    app = current_app._get_current_object()
+    now = utcnow()
+    redis = bool(app.config.get("REDIS_URL"))
+    # With rq, its own Retry re-runs a failed job on time; we only step in well after that.
+    grace = timedelta(seconds=max(app.config["NOTIFY_RETRY_INTERVALS"] or [0]) + 300 if redis else 0)
+    max_attempts = len(app.config["NOTIFY_RETRY_INTERVALS"]) + 1
+    db.session.execute(
+        update(Notification)
+        .where(
+            Notification.relayed_at.isnot(None),
+            or_(
+                and_(Notification.state == SENDING, Notification.lease_until < now),
+                and_(
+                    Notification.state.in_(RETRYABLE),
+                    Notification.attempts < max_attempts,
+                    Notification.next_attempt_at < now - grace,
+                ),
+                # Handed to a Redis that lost it (restarted without persistence): never started.
+                and_(Notification.state == CREATED, Notification.relayed_at < now - timedelta(minutes=30)),
+            ),
+        )
+        .values(relayed_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    total = 0
+    for _ in range(batches):
+        handed = relay()
+        total += handed
+        if handed < 500:
+            break
+    return total
+
+
+def requeue(notification_id: int) -> bool:
+    """Send a failed notification again from the start (a superadmin's retry button)."""
+    n = db.session.get(Notification, notification_id)
+    if n is None or n.state in (SENDING, DELIVERED):
+        return False
+    n.state = CREATED
+    n.attempts = 0
+    n.relayed_at = None
+    n.next_attempt_at = None
+    n.last_error = ""
+    for d in n.deliveries:
+        if d.state != "delivered":
+            d.state = CREATED
+    on_commit(relay_ids, [n.id])
+    return True
