@@ -8,7 +8,7 @@ DEMO_PASSWORD ?= balai-demo-2026
 TEST_PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 FLASK := $(BIN)/flask --app wsgi
 
-.PHONY: run test test-sqlite test-postgres lint format install bench clean
+.PHONY: run test test-sqlite test-postgres lint format install bench clean translations
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,12 @@ test-postgres: install
 	else \
 		echo "SKIPPED: the PostgreSQL pass (no server at $(TEST_PG_URL)); SQLite results above stand alone."; \
 	fi
+
+# Extract UI strings, merge them into the English catalogue, compile it (Indonesian is the source language).
+translations: install
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k N_ -k lazy_gettext -o app/translations/messages.pot .
+	$(BIN)/pybabel update -i app/translations/messages.pot -d app/translations -l en --no-fuzzy-matching
+	$(BIN)/pybabel compile -d app/translations -l en
 
 bench: install
 	$(BIN)/python -m bench

@@ -106,13 +106,61 @@ def runner(app):
     return app.test_cli_runner()
 
 
+_DEMO_SNAPSHOT: dict = {}
+
+
 @pytest.fixture
 def demo(app):
-    """The demo villages and accounts, every password set to DEMO_PASSWORD."""
-    from app.cli.demo import seed_demo
+    """The demo villages, accounts and data, every password set to DEMO_PASSWORD.
 
-    seed_demo(DEMO_PASSWORD)
+    Seeding runs the whole workflow (photos, notifications) and takes seconds, so it runs once per
+    session; later tests get the same rows (and stored files) copied back in.
+    """
+    if not _DEMO_SNAPSHOT:
+        from app.cli.demo import seed_demo
+
+        seed_demo(DEMO_PASSWORD)
+        _take_snapshot(app)
+    else:
+        _restore_snapshot(app)
     return DEMO_PASSWORD
+
+
+def _data_tables():
+    return [t for t in db.metadata.sorted_tables if t.name not in KEEP_TABLES]
+
+
+def _take_snapshot(app) -> None:
+    with db.engine.connect() as conn:
+        _DEMO_SNAPSHOT["rows"] = {
+            t.name: [dict(r) for r in conn.execute(t.select()).mappings()] for t in _data_tables()
+        }
+    root = Path(app.config["UPLOAD_DIR"])
+    _DEMO_SNAPSHOT["files"] = {p.relative_to(root): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def _restore_snapshot(app) -> None:
+    with db.engine.begin() as conn:
+        for table in _data_tables():
+            rows = _DEMO_SNAPSHOT["rows"][table.name]
+            if rows:
+                conn.execute(table.insert(), rows)
+        if conn.dialect.name == "postgresql":
+            for table in _data_tables():
+                if "id" in table.c and table.c.id.autoincrement in (True, "auto") and table.c.id.primary_key:
+                    conn.execute(
+                        text(
+                            f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "  # noqa: S608 (table names from metadata)
+                            f'coalesce((SELECT max(id) FROM "{table.name}"), 1), '
+                            f'(SELECT max(id) FROM "{table.name}") IS NOT NULL)'
+                        )
+                    )
+    root = Path(app.config["UPLOAD_DIR"])
+    for rel, data in _DEMO_SNAPSHOT["files"].items():
+        path = root / rel
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
 
 
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
