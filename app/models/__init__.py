@@ -6,6 +6,9 @@ from app.models.services import Attachment, Holiday, Service, ServiceRequest, St
 from app.models.user import Role, User
 from app.models.village import Village
 
+# Every area's tables, so that create_all and Alembic see the whole schema.
+from app.models import letters, notifications, profile, stats  # noqa: F401  isort: skip
+
 __all__ = [
     "Attachment",
     "Holiday",
