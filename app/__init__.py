@@ -33,10 +33,11 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
     _register_blueprints(app)
     _register_cli(app)
 
-    from app import errors, security
+    from app import caching, errors, security
 
     errors.init_app(app)
     security.init_app(app)
+    caching.init_app(app)
     _init_template_helpers(app)
     return app
 

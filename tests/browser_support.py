@@ -1,6 +1,6 @@
 """Fixtures for browser tests: the test app served on 127.0.0.1 in a thread, and a headless Chromium page.
 
-Use them from a test module with ``from tests.browser_support import live_server, page  # noqa: F401``.
+They are registered once in tests/conftest.py (pytest_plugins); test modules just name them.
 Debian's chromium is required; without /usr/bin/chromium the tests are skipped on a developer
 machine and fail when CI is set.
 """

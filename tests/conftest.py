@@ -25,6 +25,9 @@ from app import create_app  # noqa: E402
 from app.config import TestConfig  # noqa: E402
 from app.extensions import db  # noqa: E402
 
+# Browser fixtures (live_server, page) registered once, so one Playwright session serves all modules.
+pytest_plugins = ["tests.browser_support"]
+
 DEMO_PASSWORD = "demo-password-123"
 DATABASE_URL = os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{TMP / 'test.sqlite'}"
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")

@@ -11,15 +11,11 @@ from app.extensions import db
 from app.models import ServiceRequest
 from app.residents.qr import qr_svg
 from app.tenancy import activate_village
-from tests import browser_support
 from tests.test_residents import GPS_IFD, jpeg
 
 pytestmark = pytest.mark.browser
 
 # The browser fixtures, made available to this module's tests.
-_chromium = browser_support._chromium
-live_server = browser_support.live_server
-page = browser_support.page
 
 
 @pytest.fixture

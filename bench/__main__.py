@@ -1,0 +1,116 @@
+"""`make bench`: every bench, each in its own process with a time limit, then one summary table.
+
+Runs this area's benches (page weights, paint, load) and the other areas' bench scripts found in
+bench/ (queue, notifications, catalogue, dashboard). A bench that fails or runs out of time is
+reported and the rest still run. Each writes its JSON to bench/results/.
+
+    .venv/bin/python -m bench [--only page_weights,paint] [--timeout 900]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bench.support import RESULTS, ROOT, machine, table
+
+BENCH = Path(__file__).resolve().parent
+OURS = ("page_weights", "paint", "load")
+OTHERS = ("queue_bench", "notify_bench", "catalog_bench", "dashboard_bench")
+
+
+def command(name: str) -> list[str]:
+    if name in OURS:
+        return [sys.executable, "-m", f"bench.{name}"]
+    return [sys.executable, str(BENCH / f"{name}.py")]
+
+
+def run_one(name: str, timeout: int) -> dict:
+    started = time.monotonic()
+    print(f"\n=== {name}", flush=True)
+    try:
+        done = subprocess.run(command(name), cwd=ROOT, timeout=timeout, check=False)
+        outcome = "ok" if done.returncode == 0 else f"exit {done.returncode}"
+    except subprocess.TimeoutExpired:
+        outcome = f"timed out after {timeout} s"
+    return {"bench": name, "outcome": outcome, "seconds": round(time.monotonic() - started)}
+
+
+def summary_rows() -> list[list]:
+    """One line per budgeted figure from this area's JSON results."""
+    rows = []
+    weights = _load("page_weights")
+    if weights:
+        for p in weights["pages"]:
+            if p["status"] == "missing":
+                rows.append(["weight", p["page"], "missing", "-"])
+                continue
+            t = p["by_type"]
+            figure = (
+                f"{p['total'] / 1024:.1f} KB total, js {t['js'] / 1024:.1f}, "
+                f"html+css {p['critical'] / 1024:.1f}, {len(p['blocking'])} blocking"
+            )
+            rows.append(["weight", p["page"], figure, p["status"]])
+    paint = _load("paint")
+    if paint:
+        for p in paint["pages"]:
+            if p["status"] == "missing":
+                rows.append(["FCP 3G", p["page"], "missing", "-"])
+                continue
+            rows.append(
+                [
+                    "FCP 3G",
+                    p["page"],
+                    f"{p['fcp_first_ms']} ms first, {p['fcp_repeat_ms']} ms repeat",
+                    p["status"],
+                ]
+            )
+    load = _load("load")
+    if load:
+        for r in load["rows"]:
+            if "rps" not in r:
+                rows.append(["server", f"{r['page']} ({r['database']})", r["status"], "-"])
+                continue
+            rows.append(
+                [
+                    "server",
+                    f"{r['page']} ({r['database']})",
+                    f"{r['rps']} req/s, p99 {r['p99_ms']} ms",
+                    r["status"],
+                ]
+            )
+    return rows
+
+
+def _load(name: str) -> dict | None:
+    path = RESULTS / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Run the benches and print a summary.")
+    parser.add_argument("--only", help="comma-separated bench names")
+    parser.add_argument("--timeout", type=int, default=1200, help="seconds per bench")
+    args = parser.parse_args(argv)
+    names = [*OURS, *(n for n in OTHERS if (BENCH / f"{n}.py").exists())]
+    if args.only:
+        wanted = set(args.only.split(","))
+        names = [n for n in names if n in wanted]
+    outcomes = [run_one(name, args.timeout) for name in names]
+    print(f"\n=== summary ({machine()})")
+    print(
+        table([[o["bench"], o["outcome"], o["seconds"]] for o in outcomes], ["bench", "outcome", "seconds"])
+    )
+    rows = summary_rows()
+    if rows:
+        print()
+        print(table(rows, ["budget", "page", "figure", "status"]))
+    return 0 if all(o["outcome"] == "ok" for o in outcomes) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,160 @@
+"""ETags and conditional GET on HTML pages (app/caching.py)."""
+
+from __future__ import annotations
+
+from flask import make_response
+from sqlalchemy import select
+
+
+def test_a_page_carries_a_strong_etag_and_must_be_revalidated(client):
+    response = client.get("/offline")
+    assert response.status_code == 200
+    etag, weak = response.get_etag()
+    assert etag and not weak
+    assert response.cache_control.no_cache
+    assert response.cache_control.private
+
+
+def test_an_unchanged_page_costs_a_304_without_body(client):
+    first = client.get("/offline")
+    etag = first.headers["ETag"]
+    again = client.get("/offline", headers={"If-None-Match": etag})
+    assert again.status_code == 304
+    assert again.get_data() == b""
+    assert again.headers["ETag"] == etag
+
+
+def test_the_etag_survives_the_csrf_tokens_timestamp(client, monkeypatch):
+    import time
+
+    import itsdangerous.timed
+
+    first = client.get("/offline")
+    now = time.time()
+    monkeypatch.setattr(itsdangerous.timed.time, "time", lambda: now + 60)
+    second = client.get("/offline")
+    assert second.get_data() != first.get_data(), "the signed token should differ a minute later"
+    assert second.headers["ETag"] == first.headers["ETag"]
+
+
+def test_another_session_gets_another_etag(app):
+    one = app.test_client().get("/offline").headers["ETag"]
+    two = app.test_client().get("/offline").headers["ETag"]
+    assert one != two
+
+
+def test_a_changed_body_is_sent_again(client):
+    stale = '"0123456789abcdef0123456789abcdef"'
+    response = client.get("/offline", headers={"If-None-Match": stale})
+    assert response.status_code == 200
+    assert b"<html" in response.get_data()
+
+
+def test_the_compressed_variants_etag_also_matches(client):
+    first = client.get("/offline", headers={"Accept-Encoding": "br"})
+    assert first.headers["Content-Encoding"] == "br"
+    etag = first.headers["ETag"]
+    assert etag.endswith(':br"')
+    again = client.get("/offline", headers={"Accept-Encoding": "br", "If-None-Match": etag})
+    assert again.status_code == 304
+    assert again.headers["ETag"] == etag
+    assert again.get_data() == b""
+
+
+def test_a_views_own_validators_are_kept(app):
+    from app.caching import conditional_html
+
+    with app.test_request_context("/x"):
+        response = make_response("<p>x</p>")
+        response.set_etag("mine")
+        response = conditional_html(response)
+    assert response.get_etag() == ("mine", False)
+    assert response.cache_control.no_cache
+
+
+def test_a_no_store_page_gets_no_etag(app):
+    from app.caching import conditional_html
+
+    with app.test_request_context("/x"):
+        response = make_response("<p>y</p>")
+        response.headers["Cache-Control"] = "no-store"
+        response = conditional_html(response)
+    assert "ETag" not in response.headers
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_errors_and_non_html_get_no_etag(client):
+    assert "ETag" not in client.get("/no-such-page").headers
+    assert "ETag" not in client.get("/healthz").headers
+
+
+def test_a_post_gets_no_etag(app):
+    from app.caching import conditional_html
+
+    with app.test_request_context("/x", method="POST"):
+        response = conditional_html(make_response("<p>posted</p>"))
+    assert "ETag" not in response.headers
+
+
+def test_a_public_cache_control_turns_private_for_a_logged_in_user(app, demo):
+    from flask_login import login_user
+
+    from app.caching import conditional_html
+    from app.extensions import db
+    from app.models import User
+
+    user = db.session.scalar(select(User).where(User.email == "operator.hanura@balai.test"))
+    with app.test_request_context("/x"):
+        anonymous = make_response("<p>z</p>")
+        anonymous.headers["Cache-Control"] = "public, max-age=60"
+        assert conditional_html(anonymous).cache_control.public
+    with app.test_request_context("/x"):
+        login_user(user)
+        mine = make_response("<p>z</p>")
+        mine.headers["Cache-Control"] = "public, max-age=60"
+        mine = conditional_html(mine)
+    assert mine.cache_control.private
+    assert not mine.cache_control.public
+
+
+def test_static_files_are_sent_with_brotli_at_its_best(app, client):
+    from pathlib import Path
+
+    import brotli
+
+    original = Path(app.static_folder, "vendor/htmx.min.js").read_bytes()
+    response = client.get(
+        "/static/vendor/htmx.min.js?v=1", headers={"Accept-Encoding": "gzip, deflate, br, zstd"}
+    )
+    assert response.headers["Content-Encoding"] == "br"
+    assert "Accept-Encoding" in response.headers["Vary"]
+    body = response.get_data()
+    assert brotli.decompress(body) == original
+    assert len(body) == len(brotli.compress(original, quality=11))
+    assert response.cache_control.max_age == 31536000
+
+
+def test_static_files_fall_back_to_zstd_gzip_or_nothing(app, client):
+    import gzip
+    from pathlib import Path
+
+    from backports import zstd
+
+    original = Path(app.static_folder, "css/balai.css").read_bytes()
+    as_zstd = client.get("/static/css/balai.css", headers={"Accept-Encoding": "zstd, gzip;q=0.5"})
+    assert as_zstd.headers["Content-Encoding"] == "zstd"
+    assert zstd.decompress(as_zstd.get_data()) == original
+    as_gzip = client.get("/static/css/balai.css", headers={"Accept-Encoding": "gzip, br;q=0"})
+    assert as_gzip.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(as_gzip.get_data()) == original
+    plain = client.get("/static/css/balai.css", headers={"Accept-Encoding": "identity"})
+    assert "Content-Encoding" not in plain.headers
+    assert plain.get_data() == original
+    plain.close()
+
+
+def test_static_etags_differ_per_encoding(client):
+    br = client.get("/static/css/balai.css", headers={"Accept-Encoding": "br"}).headers["ETag"]
+    gz = client.get("/static/css/balai.css", headers={"Accept-Encoding": "gzip"}).headers["ETag"]
+    assert br != gz
+    assert br.endswith(':br"')
