@@ -17,6 +17,7 @@ REQUEST_STATUS_CHANGED = "request.status_changed"
 REQUEST_RESUBMITTED = "request.resubmitted"
 ORDER_CREATED = "order.created"
 ORDER_STATUS_CHANGED = "order.status_changed"
+ANNOUNCEMENT_PUBLISHED = "announcement.published"
 
 
 def emit(name: str, **payload) -> None:

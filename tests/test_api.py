@@ -16,10 +16,10 @@ from werkzeug.serving import make_server
 
 from app import workflow
 from app.api.spec import openapi_document
-from app.dashboards.keys import issue_key, revoke_key
 from app.extensions import db
 from app.models import ServiceRequest
 from app.models.profile import ApiKey
+from app.stats.keys import issue_key, revoke_key
 from tests.test_dashboards_support import (
     SECRET_EMAIL,
     SECRET_NAME,

@@ -9,16 +9,16 @@ import re
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event, select, update
+from sqlalchemy import event, func, select, update
 
 from app import events, workflow
-from app.dashboards import figures, rollups
 from app.domain import states
 from app.domain.photos import placeholder_image
 from app.extensions import db
-from app.models import Role, ServiceRequest, User
+from app.models import Role, Service, ServiceRequest, User
 from app.models.profile import Announcement, BudgetLine, IdmStatus, Project, VillageProfile
-from app.models.stats import RequestCount
+from app.models.stats import RegionCompletionCount, RequestCount
+from app.stats import figures, rollups
 from tests.conftest import csrf_from
 from tests.test_dashboards_support import (
     SECRET_EMAIL,
@@ -70,19 +70,44 @@ def test_rollups_agree_with_a_full_recount_after_random_workflows(app, demo, see
         "requests": [],
         "completions": [],
         "orders": [],
+        "region_requests": [],
+        "region_services": [],
+        "region_completions": [],
+        "region_orders": [],
     }
-    assert (
-        sum(v[0] for v in rollups.stored()["requests"].values()) == db.session.query(ServiceRequest).count()
+    stored = rollups.stored()
+    everything = db.session.query(ServiceRequest).count()
+    assert sum(v[0] for v in stored["requests"].values()) == everything
+    provinces = [v[0] for k, v in stored["region_requests"].items() if k[0] == ""]
+    assert sum(provinces) == everything
+    assert sum(v[0] for k, v in stored["region_services"].items() if "." not in k[0]) == everything
+    assert {len(k[1]) for k in stored["region_requests"]} == {2, 5, 8}
+
+
+def test_renaming_a_service_code_moves_its_counts_in_the_per_service_rollup(app, demo):
+    _walk(5, steps=40)
+    busiest = (
+        select(ServiceRequest.service_id).group_by(ServiceRequest.service_id).order_by(func.count().desc())
     )
+    service = db.session.get(Service, db.session.scalars(busiest).first())
+    requests = db.session.query(ServiceRequest).filter_by(service_id=service.id).count()
+    service.code = "kode-baru"
+    db.session.commit()
+    stored = rollups.stored()
+    renamed = [v[0] for k, v in stored["region_services"].items() if k[2] == "kode-baru" and "." not in k[0]]
+    assert requests and sum(renamed) == requests
+    assert rollups.differences(rollups.recount(), stored)["region_services"] == []
 
 
 def test_stats_check_finds_tampered_rollups_and_rebuild_repairs_them(app, demo, runner):
     _walk(3, steps=40)
     assert runner.invoke(args=["stats", "check"]).exit_code == 0
     db.session.execute(update(RequestCount).values(n=RequestCount.n + 5))
+    db.session.execute(update(RegionCompletionCount).values(n=RegionCompletionCount.n + 1))
     db.session.commit()
     checked = runner.invoke(args=["stats", "check"])
     assert checked.exit_code == 1
+    assert "region_completions" in checked.output
     rebuilt = runner.invoke(args=["stats", "rebuild"])
     assert rebuilt.exit_code == 0, rebuilt.output
     assert "baris berbeda sebelum dibangun ulang" in rebuilt.output
@@ -212,7 +237,8 @@ def test_village_home_leads_to_services_tracking_and_shows_the_profile(client, d
     assert "Desa pesisir" in html  # the demo profile
     assert "APBDes" in html and "<svg" in html
     assert "Rabat beton jalan dusun" in html
-    assert 'rel="stylesheet" href="/static/css/dashboards.css' in html
+    # The dashboards' rules live in balai.css now, inlined on a first visit or linked after.
+    assert ".chart{" in html or 'href="/static/css/balai.css' in html
     assert client.get("/desa/tidak-ada/").status_code == 404
     photo = re.search(r'src="(/desa/hanura/foto/[^"]+)"', html).group(1)
     with client.get(photo) as served:

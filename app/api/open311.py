@@ -18,7 +18,6 @@ from sqlalchemy import select
 from app import limits, workflow
 from app.api import bp
 from app.api.formats import xml_body
-from app.dashboards.keys import find_key
 from app.domain import states
 from app.domain.errors import DomainError
 from app.domain.phone import normalize_phone
@@ -26,6 +25,7 @@ from app.domain.tracking import normalize_tracking_code
 from app.extensions import db, limiter
 from app.models import Service, ServiceRequest, Village, utcnow
 from app.models.services import COMPLAINT
+from app.stats.keys import find_key
 
 FORMATS = "<any(json,xml):fmt>"
 MAX_RESULTS = 1000
@@ -241,7 +241,7 @@ def list_requests(fmt: str):
     stmt = _complaints(village)
     ids = request.args.get("service_request_id")
     if ids:
-        wanted = [int(x) for x in ids.split(",") if x.strip().isdigit()]
+        wanted = [int(x) for x in ids.split(",") if x.strip().isdecimal()]
         stmt = stmt.where(ServiceRequest.id.in_(wanted[:MAX_RESULTS]))
     else:
         codes = [c.strip() for c in (request.args.get("service_code") or "").split(",") if c.strip()]
@@ -262,7 +262,7 @@ def list_requests(fmt: str):
             stmt = stmt.where(ServiceRequest.status.in_(states.OPEN_STATUSES))
         elif wanted_status == {"closed"}:
             stmt = stmt.where(ServiceRequest.status.in_(states.FINAL_STATUSES))
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = min(max(request.args.get("page", 1, type=int) or 1, 1), 1_000_000)  # no OFFSET overflow
     rows = db.session.scalars(
         stmt.order_by(ServiceRequest.submitted_at.desc(), ServiceRequest.id.desc())
         .offset((page - 1) * MAX_RESULTS)

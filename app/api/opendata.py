@@ -12,11 +12,11 @@ from app.access import region_prefix_filter
 from app.api import bp
 from app.api.formats import cacheable, csv_response
 from app.api.spec import openapi_document
-from app.dashboards import figures
 from app.domain import states
 from app.extensions import db
 from app.models import Region, Service, Village
 from app.models.profile import BIDANG, BudgetLine, VillageProfile
+from app.stats import figures
 from app.workflow import local_today
 
 DEFAULT_PER_PAGE = 100
@@ -24,7 +24,8 @@ MAX_PER_PAGE = 1000
 
 
 def _page() -> tuple[int, int]:
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    # Clamped: an absurd page number would overflow the database's OFFSET integer (a 500).
+    page = min(max(request.args.get("page", 1, type=int) or 1, 1), 1_000_000)
     per_page = min(
         max(request.args.get("per_page", DEFAULT_PER_PAGE, type=int) or DEFAULT_PER_PAGE, 1), MAX_PER_PAGE
     )

@@ -14,8 +14,8 @@ stats_cli = AppGroup("stats", help="Roll-up tables of the dashboards.")
 @stats_cli.command("rebuild")
 def stats_rebuild() -> None:
     """Recount every roll-up from the requests and orders, compare, and replace them."""
-    from app.dashboards import rollups
     from app.extensions import db
+    from app.stats import rollups
 
     diff = rollups.rebuild()
     db.session.commit()
@@ -32,7 +32,7 @@ def stats_rebuild() -> None:
 @stats_cli.command("check")
 def stats_check() -> None:
     """Compare the roll-ups with a full recount without changing anything (exit 1 if they differ)."""
-    from app.dashboards import rollups
+    from app.stats import rollups
 
     diff = rollups.differences(rollups.recount(), rollups.stored())
     for name, rows in diff.items():
@@ -59,11 +59,12 @@ def init_app(app: Flask) -> None:
     from app import events
     from app.cli import demo
     from app.dashboards import routes  # noqa: F401
-    from app.dashboards.rollups import on_event
     from app.dashboards.seed import seed_profiles
     from app.models import profile, stats  # noqa: F401  (create_all and Alembic must see them)
+    from app.stats.rollups import on_event, track_service_codes
 
     events.listeners["dashboards"] = on_event
+    track_service_codes()
     demo.seeders["dashboards"] = seed_profiles
     app.register_blueprint(bp)
     app.cli.add_command(stats_cli)

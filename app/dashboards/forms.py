@@ -38,7 +38,7 @@ class AnnouncementForm(FlaskForm):
     body = TextAreaField(
         _l("Isi pengumuman"), validators=[DataRequired(_l("Isi pengumumannya.")), Length(max=5000)]
     )
-    broadcast = BooleanField(_l("Kirim juga ke warga yang berlangganan (WhatsApp/notifikasi)"))
+    broadcast = BooleanField(_l("Kirim juga sebagai notifikasi ke ponsel warga yang berlangganan"))
 
 
 class ProjectForm(FlaskForm):

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from app import events
 from app.access import can_manage_region
-from app.dashboards import bp, charts, figures, indicators
+from app.dashboards import bp, charts, indicators
 from app.dashboards.forms import (
     AnnouncementForm,
     ApiKeyForm,
@@ -40,11 +40,9 @@ from app.models.profile import (
     VillageProfile,
 )
 from app.regions import names_of, with_ancestors
+from app.stats import figures
 from app.web import active_village_or_404, render, roles_required
 from app.workflow import local_today
-
-ANNOUNCEMENT_PUBLISHED = "announcement.published"
-
 
 # --- public: the village's home ----------------------------------------------------------------
 
@@ -515,7 +513,7 @@ def manage_announcements():
         db.session.flush()
         if item.broadcast:
             events.emit(
-                ANNOUNCEMENT_PUBLISHED,
+                events.ANNOUNCEMENT_PUBLISHED,
                 announcement_id=item.id,
                 village_id=village.id,
                 title=item.title,
@@ -718,7 +716,7 @@ def manage_indicators():
 @bp.route("/kelola-desa/api", methods=["GET", "POST"])
 @roles_required(*OFFICIALS)
 def manage_api_keys():
-    from app.dashboards.keys import issue_key
+    from app.stats.keys import issue_key
 
     village = _own_village()
     form = ApiKeyForm()
@@ -743,7 +741,7 @@ def manage_api_keys():
 @bp.route("/kelola-desa/api/<int:key_id>/cabut", methods=["POST"])
 @roles_required(*OFFICIALS)
 def revoke_api_key(key_id: int):
-    from app.dashboards.keys import revoke_key
+    from app.stats.keys import revoke_key
 
     village = _own_village()
     key = db.session.get(ApiKey, key_id)

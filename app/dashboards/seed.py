@@ -9,8 +9,7 @@ from flask import current_app
 from sqlalchemy import func, select, update
 
 from app import workflow
-from app.dashboards import indicators, rollups
-from app.dashboards.keys import issue_key
+from app.dashboards import indicators
 from app.domain import states
 from app.domain.photos import make_thumbnail, placeholder_image, process_photo
 from app.domain.storage import PhotoStore
@@ -27,6 +26,8 @@ from app.models.profile import (
     SmartVillageSite,
     VillageProfile,
 )
+from app.stats import rollups
+from app.stats.keys import issue_key
 
 PROFILES = {
     # slug: (description, potential, lat, long, population, households, idm status, idm score)

@@ -28,7 +28,8 @@ FINAL = (DELIVERED, PERMANENT_FAILURE, CANCELLED)
 RESIDENT = "resident"  # the request's phone (and push): push, then WhatsApp, then SMS
 RESIDENT_EMAIL = "resident-email"
 USER_EMAIL = "user-email"  # an official or BUMDes manager
-ROUTES = (RESIDENT, RESIDENT_EMAIL, USER_EMAIL)
+RESIDENT_PUSH = "resident-push"  # the request's browsers only (village announcements)
+ROUTES = (RESIDENT, RESIDENT_EMAIL, USER_EMAIL, RESIDENT_PUSH)
 
 
 class Notification(db.Model):

@@ -13,7 +13,7 @@ from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, SmallIntege
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
-from app.models.services import ServiceRequest
+from app.models.services import Service, ServiceRequest
 
 # Upper bounds (in minutes) of the completion-time buckets: <1 day, 1-2, 2-3, 3-5, 5-7, 7-14, 14-30, 30+ days.
 DAY = 24 * 60
@@ -60,5 +60,70 @@ class OrderCount(db.Model):
     amount: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
-# Overdue counts read open requests by due date; this index keeps that cheap at 5 million rows.
-Index("ix_service_requests_status_due", ServiceRequest.status, ServiceRequest.due_date)
+# --- the same figures at coarser grains, so a province reads a few thousand rows ---------------
+#
+# One row per ancestor region of the village (province, kabupaten, kecamatan: codes of 2, 5 and 8
+# characters), kept by the same listener in the same transaction. ``parent_code`` is the region one
+# level up ("" for a province), so a dashboard reads its children with one equality on the key.
+
+
+class RegionRequestCount(db.Model):
+    """RequestCount summed over every village beneath ``region_code`` and over services."""
+
+    __tablename__ = "stat_region_requests"
+
+    parent_code: Mapped[str] = mapped_column(String(13), primary_key=True)
+    region_code: Mapped[str] = mapped_column(String(13), primary_key=True)
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    status: Mapped[str] = mapped_column(String(20), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RegionServiceCount(db.Model):
+    """RequestCount summed over the villages beneath ``region_code``, per service code."""
+
+    __tablename__ = "stat_region_services"
+
+    region_code: Mapped[str] = mapped_column(String(13), primary_key=True)
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    service_code: Mapped[str] = mapped_column(String(60), primary_key=True)
+    status: Mapped[str] = mapped_column(String(20), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RegionCompletionCount(db.Model):
+    """CompletionCount summed over every village beneath ``region_code``."""
+
+    __tablename__ = "stat_region_completions"
+
+    parent_code: Mapped[str] = mapped_column(String(13), primary_key=True)
+    region_code: Mapped[str] = mapped_column(String(13), primary_key=True)
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    bucket: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    n: Mapped[int] = mapped_column(Integer, default=0)
+    within_sla: Mapped[int] = mapped_column(Integer, default=0)
+    minutes: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class RegionOrderCount(db.Model):
+    """OrderCount summed over every village beneath ``region_code``."""
+
+    __tablename__ = "stat_region_orders"
+
+    parent_code: Mapped[str] = mapped_column(String(13), primary_key=True)
+    region_code: Mapped[str] = mapped_column(String(13), primary_key=True)
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    n: Mapped[int] = mapped_column(Integer, default=0)
+    amount: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+# Overdue counts read open requests by due date; with the village in the index they never touch
+# the table (index-only), which keeps them cheap at 5 million rows.
+Index(
+    "ix_service_requests_status_due",
+    ServiceRequest.status,
+    ServiceRequest.due_date,
+    ServiceRequest.village_id,
+)
+# The dashboards name a service code after the first matching service: one probe per code.
+Index("ix_services_code_name", Service.code, Service.name)

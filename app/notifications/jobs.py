@@ -29,6 +29,7 @@ from app.models.notifications import (
     PERMANENT_FAILURE,
     RESIDENT,
     RESIDENT_EMAIL,
+    RESIDENT_PUSH,
     RETRYABLE,
     SENDING,
     SIMULATOR,
@@ -204,7 +205,7 @@ def _plan(n: Notification, req: ServiceRequest | None, user: User | None) -> lis
     """The channels to try, in order, each with its adapter and the recipient's address."""
     config = current_app.config
     plan: list[tuple] = []
-    if n.route == RESIDENT and req is not None:
+    if n.route in (RESIDENT, RESIDENT_PUSH) and req is not None:
         if config.get("VAPID_PRIVATE_KEY"):
             subs = db.session.scalars(
                 select(PushSubscription)
@@ -214,7 +215,7 @@ def _plan(n: Notification, req: ServiceRequest | None, user: User | None) -> lis
             if subs:
                 adapter = WebPush(config["VAPID_PRIVATE_KEY"], config["VAPID_SUBJECT"])
                 plan.append((PUSH, adapter, [Subscription(s.id, s.endpoint, s.p256dh, s.auth) for s in subs]))
-        if req.phone:
+        if req.phone and n.route == RESIDENT:
             settings = db.session.scalar(
                 select(VillageChannels).where(VillageChannels.village_id == req.village_id)
             )

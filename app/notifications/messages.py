@@ -11,7 +11,7 @@ from dataclasses import dataclass
 SMS_LIMIT = 160
 
 # kind -> locale -> (title, text). Text placeholders: {village} {service} {code} {status} {note} {link}
-# and, for orders and digests, {bumdes} {summary} {overdue} {due_today}.
+# and, for orders and digests, {bumdes} {summary} {overdue} {due_today}; for announcements {title}.
 TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
     "request_received": {
         "id": ("Permohonan diterima", "{village}: permohonan {service} diterima. Kode {code}. Lacak: {link}"),
@@ -54,6 +54,10 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
     "new_order": {
         "id": ("Pesanan baru", "Pesanan baru di {bumdes}: {summary}. {link}"),
         "en": ("New order", "New order at {bumdes}: {summary}. {link}"),
+    },
+    "announcement": {
+        "id": ("Pengumuman desa", "{village}: {title}. Baca: {link}"),
+        "en": ("Village announcement", "{village}: {title}. Read: {link}"),
     },
     "sla_digest": {
         "id": (
@@ -133,6 +137,7 @@ def render(kind: str, params: dict, locale: str | None, base_url: str) -> Render
         "summary": "",
         "overdue": 0,
         "due_today": 0,
+        "title": "",
         **{k: v for k, v in params.items() if v is not None},
         "link": url,
     }

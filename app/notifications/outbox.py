@@ -19,13 +19,14 @@ from app import events
 from app.domain import states
 from app.extensions import db
 from app.jobs import enqueue_many, on_commit, redis_available, run_inprocess
-from app.models import Role, ServiceRequest, StatusChange, User, utcnow
+from app.models import Role, ServiceRequest, StatusChange, User, Village, utcnow
 from app.models.notifications import (
     CANCELLED,
     CREATED,
     DELIVERED,
     RESIDENT,
     RESIDENT_EMAIL,
+    RESIDENT_PUSH,
     RETRYABLE,
     SENDING,
     USER_EMAIL,
@@ -37,7 +38,7 @@ from app.notifications import messages
 
 log = logging.getLogger(__name__)
 DELIVER = "app.notifications.jobs.deliver"
-QUEUE_FOR_ROUTE = {RESIDENT: "high", RESIDENT_EMAIL: "high", USER_EMAIL: "default"}
+QUEUE_FOR_ROUTE = {RESIDENT: "high", RESIDENT_EMAIL: "high", USER_EMAIL: "default", RESIDENT_PUSH: "low"}
 OFFICIAL_ROLES = (Role.OPERATOR, Role.HEAD)
 
 
@@ -56,6 +57,8 @@ def on_event(name: str, payload: dict) -> None:
         ids = _status_changed(payload)
     elif name == events.ORDER_CREATED:
         ids = _order_created(payload)
+    elif name == events.ANNOUNCEMENT_PUBLISHED:
+        ids = _announcement_published(payload)
     else:
         return
     if ids:
@@ -121,6 +124,48 @@ def _order_created(payload: dict) -> list[int]:
     return _notify_users(
         users, payload.get("village_id"), "new_order", params, f"order-{payload.get('order_id')}"
     )
+
+
+def _announcement_published(payload: dict) -> list[int]:
+    """A broadcast announcement: a Web Push to the browsers residents subscribed for a request there.
+
+    Push only (no WhatsApp or SMS to phone numbers given for a request), only to residents who have
+    not said stop, one notification per subscribed request (an endpoint belongs to one request).
+    """
+    village = db.session.get(Village, payload["village_id"])
+    if village is None:
+        return []
+    params = {
+        "village": village.display_name,
+        "title": payload.get("title") or "",
+        "path": payload.get("path"),
+    }
+    announcement = payload.get("announcement_id")
+    subscribed = (
+        select(ServiceRequest.id, ServiceRequest.locale)
+        .where(
+            ServiceRequest.village_id == village.id,
+            ServiceRequest.notify.is_(True),
+            ServiceRequest.id.in_(select(PushSubscription.request_id)),
+        )
+        .order_by(ServiceRequest.id)
+    )
+    rows = [
+        _notification(
+            "announcement",
+            RESIDENT_PUSH,
+            village.id,
+            params,
+            locale,
+            request_id=request_id,
+            topic=f"ann{announcement}",
+            dedupe_key=f"announcement-{announcement}:{request_id}",
+        )
+        for request_id, locale in db.session.execute(subscribed)
+    ]
+    db.session.add_all(rows)
+    db.session.flush()
+    return [n.id for n in rows]
 
 
 def notify_resident(req: ServiceRequest, kind: str, params: dict) -> list[int]:

@@ -8,13 +8,23 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select, union_all
 
 from app.access import region_prefix_filter
 from app.domain import states
 from app.extensions import db
 from app.models import Region, Service, ServiceRequest, Village
-from app.models.stats import BUCKET_BOUNDS, BUCKET_COUNT, CompletionCount, OrderCount, RequestCount
+from app.models.stats import (
+    BUCKET_BOUNDS,
+    BUCKET_COUNT,
+    CompletionCount,
+    OrderCount,
+    RegionCompletionCount,
+    RegionOrderCount,
+    RegionRequestCount,
+    RegionServiceCount,
+    RequestCount,
+)
 
 # Region codes have fixed widths per level: 18 / 18.04 / 18.04.15 / 18.04.15.2004.
 CODE_WIDTH = {1: 2, 2: 5, 3: 8, 4: 13}
@@ -200,34 +210,43 @@ def dashboard(code: str, period: Period, today: date) -> Dashboard | None:
     def row(c: str) -> Row:
         return rows.setdefault(c, Row(key=c, name=c, link=c))
 
-    active = Village.active.is_(True)
-    for c, n in db.session.execute(select(child, func.count()).where(in_region, active).group_by(child)):
-        row(c).active = n
+    # Villages are few (2,651 in a province): map each to its child region here rather than in SQL.
+    child_of: dict[int, str] = {}
+    for vid, village_code, is_active in db.session.execute(
+        select(Village.id, Village.region_code, Village.active).where(in_region)
+    ):
+        child_of[vid] = village_code[:width]
+        if is_active:
+            row(village_code[:width]).active += 1
+    if level < 3:
+        _regional_figures(code, period, row)
+    else:  # a kecamatan's children are villages: the per-village roll-ups already are that grain
+        stmt = (
+            select(child, RequestCount.status, func.sum(RequestCount.n))
+            .join(Village, Village.id == RequestCount.village_id)
+            .where(in_region, *_month_filters(RequestCount.month, period))
+            .group_by(child, RequestCount.status)
+        )
+        for c, status, n in db.session.execute(stmt):
+            if n:
+                row(c).by_status[status] = int(n)
+        _completions(child, in_region, period, row)
+        _orders(child, in_region, period, row)
+    # Overdue depends on today, so it is counted from open requests (index-only on status, due date).
     stmt = (
-        select(child, RequestCount.status, func.sum(RequestCount.n))
-        .join(Village, Village.id == RequestCount.village_id)
-        .where(in_region, *_month_filters(RequestCount.month, period))
-        .group_by(child, RequestCount.status)
-    )
-    for c, status, n in db.session.execute(stmt):
-        if n:
-            row(c).by_status[status] = int(n)
-    _completions(child, in_region, period, row)
-    stmt = (
-        select(child, func.count())
-        .select_from(ServiceRequest)
+        select(ServiceRequest.village_id, func.count())
         .join(Village, Village.id == ServiceRequest.village_id)
         .where(in_region, ServiceRequest.status.in_(OVERDUE_STATUSES), ServiceRequest.due_date < today)
-        .group_by(child)
+        .group_by(ServiceRequest.village_id)
     )
-    for c, n in db.session.execute(stmt):
-        row(c).overdue = n
-    _market(child, in_region, period, row)
+    for vid, n in db.session.execute(stmt):
+        row(child_of[vid]).overdue += n
+    _products(child, in_region, row)
 
     total = Row(key=code, name=region.name)
     for r in rows.values():
         total.add(r)
-    services = _service_rows(in_region, period)
+    services = _region_service_rows(code, period)
     label = {1: "Kabupaten/kota", 2: "Kecamatan", 3: "Desa/kelurahan"}[level]
     return Dashboard(region, period, list(rows.values()), total, services, ancestors, child_label=label)
 
@@ -252,7 +271,7 @@ def _completions(key_col, where, period: Period, row) -> None:
             r.within_sla += int(within or 0)
 
 
-def _market(key_col, where, period: Period, row) -> None:
+def _products(key_col, where, row) -> None:
     try:
         from app.models.bumdes import Product
     except ModuleNotFoundError:
@@ -266,6 +285,9 @@ def _market(key_col, where, period: Period, row) -> None:
     )
     for c, n in db.session.execute(stmt):
         row(c).products = n
+
+
+def _orders(key_col, where, period: Period, row) -> None:
     stmt = (
         select(key_col, func.sum(OrderCount.n), func.sum(OrderCount.amount))
         .join(Village, Village.id == OrderCount.village_id)
@@ -275,6 +297,75 @@ def _market(key_col, where, period: Period, row) -> None:
     for c, n, amount in db.session.execute(stmt):
         r = row(c)
         r.orders, r.order_amount = int(n or 0), int(amount or 0)
+
+
+def _regional_figures(code: str, period: Period, row) -> None:
+    """Requests, completions and orders of ``code``'s child regions from the per-region roll-ups."""
+    stmt = (
+        select(RegionRequestCount.region_code, RegionRequestCount.status, func.sum(RegionRequestCount.n))
+        .where(RegionRequestCount.parent_code == code, *_month_filters(RegionRequestCount.month, period))
+        .group_by(RegionRequestCount.region_code, RegionRequestCount.status)
+    )
+    for c, status, n in db.session.execute(stmt):
+        if n:
+            row(c).by_status[status] = int(n)
+    rc = RegionCompletionCount
+    stmt = (
+        select(rc.region_code, rc.bucket, func.sum(rc.n), func.sum(rc.within_sla))
+        .where(rc.parent_code == code, *_month_filters(rc.month, period))
+        .group_by(rc.region_code, rc.bucket)
+    )
+    for c, bucket, n, within in db.session.execute(stmt):
+        if n:
+            r = row(c)
+            r.buckets[bucket] = r.buckets.get(bucket, 0) + int(n)
+            r.finished += int(n)
+            r.within_sla += int(within or 0)
+    ro = RegionOrderCount
+    stmt = (
+        select(ro.region_code, func.sum(ro.n), func.sum(ro.amount))
+        .where(ro.parent_code == code, *_month_filters(ro.month, period))
+        .group_by(ro.region_code)
+    )
+    for c, n, amount in db.session.execute(stmt):
+        if n:
+            r = row(c)
+            r.orders, r.order_amount = int(n), int(amount or 0)
+
+
+def _region_service_rows(code: str, period: Period) -> list[Row]:
+    """Requests by service code across region ``code``, from the per-region roll-up."""
+    rs = RegionServiceCount
+    stmt = (
+        select(rs.service_code, rs.status, func.sum(rs.n))
+        .where(rs.region_code == code, *_month_filters(rs.month, period))
+        .group_by(rs.service_code, rs.status)
+    )
+    rows: dict[str, Row] = {}
+    for service_code, status, n in db.session.execute(stmt):
+        if n:
+            r = rows.setdefault(service_code, Row(key=service_code, name=service_code))
+            r.by_status[status] = r.by_status.get(status, 0) + int(n)
+    if rows:
+        # One index probe per code (the first name in order) instead of reading every village's services.
+        names = union_all(
+            *(
+                select(
+                    literal(c).label("code"),
+                    select(Service.name)
+                    .where(Service.code == c)
+                    .order_by(Service.name)
+                    .limit(1)
+                    .scalar_subquery()
+                    .label("name"),
+                )
+                for c in sorted(rows)
+            )
+        )
+        for service_code, name in db.session.execute(names):
+            if name:
+                rows[service_code].name = name
+    return sorted(rows.values(), key=lambda r: -r.submitted)
 
 
 def _service_rows(where, period: Period) -> list[Row]:
@@ -317,7 +408,8 @@ def _village_dashboard(region: Region, period: Period, today: date, ancestors) -
             )
             or 0
         )
-        _market(Village.region_code, where, period, lambda c: holder[c])
+        _products(Village.region_code, where, lambda c: holder[c])
+        _orders(Village.region_code, where, period, lambda c: holder[c])
         rows = _service_rows(where, period)
         for r in rows:
             total.by_status.update({s: total.by_status.get(s, 0) + n for s, n in r.by_status.items()})
