@@ -82,3 +82,26 @@ def can_manage_user(admin: User, target: User) -> bool:
         return False
     code = target.region_code or (target.village.region_code if target.village else None)
     return code is not None and can_manage_region(admin, code)
+
+
+# --- BUMDes (marketplace) ---------------------------------------------------------------------
+
+
+def bumdes_filter(user: User | None, column) -> ColumnElement[bool]:
+    """Rows whose BUMDes id ``column`` the user manages: their own BUMDes; superadmins every one."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return false()
+    if user.role == Role.SUPERADMIN:
+        return true()
+    if user.role == Role.BUMDES_MANAGER and user.bumdes_id:
+        return column == user.bumdes_id
+    return false()
+
+
+def can_manage_bumdes(user: User | None, bumdes_id: int | None) -> bool:
+    """Only the BUMDes's own managers (and superadmins) change its products and see its orders."""
+    if user is None or not getattr(user, "is_authenticated", False) or bumdes_id is None:
+        return False
+    if user.role == Role.SUPERADMIN:
+        return True
+    return user.role == Role.BUMDES_MANAGER and user.bumdes_id == bumdes_id

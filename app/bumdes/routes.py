@@ -1,0 +1,268 @@
+"""Public side of the marketplace: the province catalogue, village shops, product pages, orders, feeds."""
+
+from __future__ import annotations
+
+from flask import abort, current_app, flash, redirect, request, send_file, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from app import limits
+from app.bumdes import bp, catalog, commerce
+from app.bumdes.forms import OrderForm
+from app.domain.errors import DomainError
+from app.domain.storage import InvalidPhotoName, PhotoStore
+from app.extensions import db, limiter
+from app.models import Village
+from app.models.bumdes import CATEGORIES, Bumdes, Product, ProductPhoto
+from app.web import active_village_or_404, render
+
+ORDER_RATE_LIMIT = "5 per minute;20 per hour"
+PHOTO_SIZES = {320: "small_name", 640: "medium_name", 1600: "stored_name"}
+PHOTO_MAX_AGE = 365 * 24 * 3600
+
+
+def absolute(endpoint: str, **values) -> str:
+    """A full URL under the configured BASE_URL, for links that leave the site (WhatsApp, Open Graph)."""
+    return current_app.config["BASE_URL"] + url_for(endpoint, **values)
+
+
+@bp.app_template_global()
+def product_url(product: Product, **values) -> str:
+    return url_for("bumdes.product", product_id=product.id, slug=product.slug, **values)
+
+
+@bp.app_template_global()
+def product_photo_url(photo: ProductPhoto, size: int = 320) -> str:
+    return url_for("bumdes.photo", photo_id=photo.id, size=size)
+
+
+@bp.route("/produk")
+def catalogue():
+    filters = catalog.Filters.parse(request.args)
+    page = catalog.search(filters)
+    return render(
+        "bumdes/catalogue.html",
+        fragment="bumdes/_cards.html" if filters.after else "bumdes/_results.html",
+        page=page,
+        filters=filters,
+        categories=CATEGORIES,
+        regions=[] if request.headers.get("HX-Request") else catalog.region_choices(),
+        more_url=_more_url(page, "bumdes.catalogue"),
+    )
+
+
+@bp.route("/desa/<slug>/produk")
+def shop(slug: str):
+    village = active_village_or_404(slug)
+    filters = catalog.Filters.parse(request.args)
+    filters = catalog.Filters(q=filters.q, category=filters.category, sort=filters.sort, after=filters.after)
+    page = catalog.search(filters, village_id=village.id)
+    enterprises = db.session.scalars(
+        select(Bumdes)
+        .where(Bumdes.id.in_(catalog.serving_bumdes_ids(village.id)), Bumdes.active.is_(True))
+        .order_by(Bumdes.name)
+    ).all()
+    return render(
+        "bumdes/shop.html",
+        fragment="bumdes/_cards.html" if filters.after else "bumdes/_results.html",
+        village=village,
+        enterprises=enterprises,
+        page=page,
+        filters=filters,
+        categories=CATEGORIES,
+        more_url=_more_url(page, "bumdes.shop", slug=village.slug),
+    )
+
+
+def _more_url(page: catalog.Page, endpoint: str, **values) -> str | None:
+    if page.next_cursor is None:
+        return None
+    args = {k: v for k, v in request.args.items() if k != "after" and v}
+    return url_for(endpoint, **values, **args, after=page.next_cursor)
+
+
+@bp.route("/produk/<int:product_id>")
+@bp.route("/produk/<int:product_id>-<slug>")
+def product(product_id: int, slug: str | None = None):
+    item = catalog.published_product(product_id)
+    if item is None:
+        abort(404)
+    if slug != item.slug:
+        return redirect(product_url(item, **request.args), 301)
+    form = OrderForm()
+    return _product_page(item, form)
+
+
+def _product_page(item: Product, form: OrderForm, status: int = 200):
+    quantity = _quantity_arg()
+    page_url = absolute("bumdes.product", product_id=item.id, slug=item.slug)
+    number = item.bumdes.whatsapp or item.village.whatsapp
+    return render(
+        "bumdes/product.html",
+        fragment="bumdes/_wa.html" if request.args.get("jumlah") else None,
+        status=status,
+        product=item,
+        form=form,
+        quantity=quantity,
+        wa_link=commerce.whatsapp_link(number, item, quantity, page_url),
+        page_url=page_url,
+        og_image=absolute("bumdes.photo", photo_id=item.cover.id, size=640) if item.cover else None,
+    )
+
+
+def _quantity_arg() -> int:
+    raw = request.args.get("jumlah", "1")
+    return min(max(int(raw), 1), commerce.MAX_QUANTITY) if raw.isdecimal() else 1
+
+
+@bp.route("/produk/<int:product_id>-<slug>/pesan", methods=["POST"])
+@limiter.limit(ORDER_RATE_LIMIT, methods=["POST"])
+@limiter.limit(
+    limits.configured("ORDER_PHONE_LIMIT"),
+    key_func=limits.phone_key("buyer_phone"),
+    deduct_when=limits.stored,
+)
+def order(product_id: int, slug: str):
+    item = catalog.published_product(product_id)
+    if item is None:
+        abort(404)
+    form = OrderForm()
+    if form.validate_on_submit():
+        try:
+            commerce.place_order(
+                item,
+                quantity=form.quantity.parsed,
+                buyer_name=form.buyer_name.data,
+                buyer_phone=form.buyer_phone.parsed,
+                fulfilment=form.fulfilment.data,
+                address=form.address.data or "",
+                note=form.note.data or "",
+                idempotency_key=form.key.data,
+                inbox_path=url_for("bumdes.orders", bumdes_id=item.bumdes_id),
+            )
+        except DomainError as err:
+            db.session.rollback()
+            form.quantity.errors = [*form.quantity.errors, _(err.message, **err.params)]
+        else:
+            db.session.commit()
+            flash(
+                _(
+                    "Pesanan Anda sudah diterima %(name)s. Pengelola akan menghubungi nomor Anda untuk "
+                    "memastikan pesanan dan cara bayar.",
+                    name=item.bumdes.name,
+                )
+            )
+            return redirect(product_url(item) + "#pesan", 303)
+    return _product_page(item, form, status=422)
+
+
+@bp.errorhandler(429)
+def too_many_orders(exc):
+    title = _("Terlalu banyak pesanan")
+    hint = _(
+        "Dari perangkat ini sudah terkirim banyak pesanan dalam waktu singkat. Tunggu beberapa menit lalu "
+        "coba lagi, atau pesan lewat tombol WhatsApp."
+    )
+    return render("errors/error.html", status=429, title=title, hint=hint)
+
+
+@bp.route("/produk/foto/<int:photo_id>/<int:size>")
+def photo(photo_id: int, size: int):
+    column = PHOTO_SIZES.get(size)
+    if column is None:
+        abort(404)
+    row = db.session.scalar(
+        select(ProductPhoto)
+        .join(Product, Product.id == ProductPhoto.product_id)
+        .join(Bumdes, Bumdes.id == Product.bumdes_id)
+        .join(Village, Village.id == Product.village_id)
+        .where(
+            ProductPhoto.id == photo_id,
+            Product.published.is_(True),
+            Bumdes.active.is_(True),
+            Village.active.is_(True),
+        )
+    )
+    if row is None:
+        abort(404)
+    return send_photo(getattr(row, column), public=True)
+
+
+def send_photo(name: str, *, public: bool):
+    """Serve a stored photo; a photo never changes under its id, so public copies are cached long."""
+    store = PhotoStore(current_app.config["UPLOAD_DIR"])
+    try:
+        path = store.path(name)
+    except InvalidPhotoName:
+        abort(404)
+    if not path.is_file():
+        abort(404)
+    mimetype = "image/webp" if name.endswith(".webp") else "image/jpeg"
+    response = send_file(path, mimetype=mimetype, max_age=PHOTO_MAX_AGE if public else 0, conditional=True)
+    if public:
+        response.cache_control.public = True
+        response.cache_control.immutable = True
+    else:
+        response.cache_control.private = True
+        response.cache_control.no_store = True
+    return response
+
+
+# --- JSON feeds for other portals: published products only, never anything about buyers ----------
+
+
+@bp.route("/produk.json")
+def feed():
+    return _feed(None, "bumdes.feed")
+
+
+@bp.route("/desa/<slug>/produk.json")
+def village_feed(slug: str):
+    village = active_village_or_404(slug)
+    return _feed(village, "bumdes.village_feed", slug=village.slug)
+
+
+def _feed(village: Village | None, endpoint: str, **values):
+    after = request.args.get("after", "")
+    rows, last = catalog.feed_rows(
+        village_id=village.id if village else None, after=int(after) if after.isdecimal() else None
+    )
+    body = {
+        "village": _village_json(village) if village else None,
+        "products": [_product_json(p) for p in rows],
+        "next": absolute(endpoint, **values, after=last) if last else None,
+    }
+    response = current_app.json.response(body)
+    response.cache_control.public = True
+    response.cache_control.max_age = 300
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+def _village_json(village: Village) -> dict:
+    return {"name": village.display_name, "slug": village.slug, "region_code": village.region_code}
+
+
+def _product_json(p: Product) -> dict:
+    return {
+        "id": p.id,
+        "name": p.name,
+        "description": p.description,
+        "price": p.price,
+        "currency": "IDR",
+        "unit": p.unit,
+        "category": p.category,
+        "available": p.available,
+        "url": absolute("bumdes.product", product_id=p.id, slug=p.slug),
+        "photos": [
+            {
+                "small": absolute("bumdes.photo", photo_id=ph.id, size=320),
+                "medium": absolute("bumdes.photo", photo_id=ph.id, size=640),
+                "large": absolute("bumdes.photo", photo_id=ph.id, size=1600),
+            }
+            for ph in p.photos
+        ],
+        "bumdes": {"name": p.bumdes.name, "whatsapp": p.bumdes.whatsapp},
+        "village": _village_json(p.village),
+        "updated_at": p.updated_at.isoformat(),
+    }
