@@ -6,6 +6,16 @@ level (brotli 11: htmx in 14.5 KB) and kept in memory; Flask-Compress leaves enc
 
 Pages: strong ETags from the body, 304 when unchanged.
 
+Critical CSS: the whole of balai.css is about 3.5 KB compressed, less than the round trip a separate
+file costs on 3G (400 ms). On a first visit (no ``css`` cookie naming the current version) pages
+carry it inline in ``<style>``, allowed by its hash in the CSP, and the response sets the cookie;
+later pages link the fingerprinted file, which the service worker precached and the HTTP cache keeps
+for a year.
+
+Translations: Flask-Babel finds the request's catalogue anew on each ``_()`` in a template (locale
+selector, context lookups: ~0.17 ms a call, 40 calls a page); templates here use the catalogue found
+once per request and per locale.
+
 A phone on 3G that already holds a page pays one round trip and no body when nothing changed.
 Pages embed the session's CSRF token, signed with a timestamp, so the signed token would change
 the body every second; the ETag is taken from the body without it plus the session's raw token,
@@ -14,14 +24,19 @@ which the cached copy's signed token stays valid for (WTF_CSRF_TIME_LIMIT is Non
 
 from __future__ import annotations
 
+import base64
 import gzip
 import hashlib
 import os
 import threading
+from dataclasses import dataclass
 
 import brotli
 from flask import Flask, Response, current_app, g, request, session
+from flask.globals import _cv_app
+from flask_babel import get_translations
 from flask_login import current_user
+from markupsafe import Markup
 
 # Smallest first: the first one the client accepts is used.
 STATIC_ENCODINGS = ("br", "zstd", "gzip")
@@ -36,6 +51,84 @@ STATIC_TYPES = {
 }
 _compressed: dict[tuple[str, float, str], bytes] = {}
 _lock = threading.Lock()
+
+
+CSS_FILE = "css/balai.css"
+CSS_COOKIE = "css"
+
+
+@dataclass(frozen=True)
+class CriticalCss:
+    text: str
+    version: str  # short content hash, the cookie's value
+    csp_source: str  # 'sha256-…' for style-src
+
+
+def critical_css(app: Flask) -> CriticalCss:
+    """balai.css as it is inlined, read once per process."""
+    css = app.extensions.get("balai_critical_css")
+    if css is None:
+        with open(os.path.join(app.static_folder, CSS_FILE), encoding="utf-8") as fh:
+            text = fh.read()
+        # Inline, "</" could close the <style> element; balai.css has none, so this never changes a byte.
+        text = text.replace("</", "<\\/")
+        raw = hashlib.sha256(text.encode()).digest()
+        css = CriticalCss(text, raw.hex()[:10], "'sha256-" + base64.b64encode(raw).decode() + "'")
+        app.extensions["balai_critical_css"] = css
+    return css
+
+
+def inline_css() -> Markup | None:
+    """The page's CSS as a ``<style>`` element on a first visit, else None (link the file)."""
+    css = critical_css(current_app)
+    if request.cookies.get(CSS_COOKIE) == css.version:
+        return None
+    g.balai_inlined_css = True
+    return Markup("<style>") + Markup(css.text) + Markup("</style>")  # noqa: S704  (our own static file, read at startup)
+
+
+def remember_css(response: Response) -> Response:
+    """After a page inlined the CSS, let the next one link the (by then cached) file instead."""
+    if g.get("balai_inlined_css"):
+        response.vary.add("Cookie")
+        if response.status_code == 200:
+            response.set_cookie(
+                CSS_COOKIE,
+                critical_css(current_app).version,
+                max_age=31536000,
+                secure=request.is_secure,
+                httponly=True,
+                samesite="Lax",
+            )
+    return response
+
+
+def request_translations():
+    """The request's Flask-Babel catalogue, looked up once per request (again after a locale refresh)."""
+    app_ctx = _cv_app.get(None)
+    if app_ctx is None:
+        return get_translations()
+    ns = app_ctx.g.__dict__.get("_flask_babel")
+    if ns is not None:
+        cached = getattr(ns, "balai_translations", None)
+        locale = getattr(ns, "babel_locale", None)
+        if cached is not None and locale is not None and cached[0] is locale:
+            return cached[1]
+    translations = get_translations()
+    ns = app_ctx.g._flask_babel  # made by get_translations
+    ns.balai_translations = (getattr(ns, "babel_locale", None), translations)
+    return translations
+
+
+def install_fast_gettext(app: Flask) -> None:
+    """The template ``_()``/``ngettext`` of Flask-Babel, with the per-request catalogue."""
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda s: request_translations().ugettext(s),
+        ngettext=lambda s, p, n: request_translations().ungettext(s, p, n),
+        newstyle=True,
+        pgettext=lambda c, s: request_translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: request_translations().unpgettext(c, s, p, n),
+    )
 
 
 def page_etag(body: bytes) -> str:
@@ -155,5 +248,9 @@ def compressed_static(response: Response) -> Response:
 
 def init_app(app: Flask) -> None:
     """Register the hooks; they run before Flask-Compress's, which renames the ETag per encoding."""
+    critical_css(app)
+    install_fast_gettext(app)
+    app.jinja_env.globals["inline_css"] = inline_css
+    app.after_request(remember_css)
     app.after_request(conditional_html)
     app.after_request(compressed_static)

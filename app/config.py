@@ -55,13 +55,15 @@ class Config:
     PERMANENT_SESSION_LIFETIME = 60 * 60 * 12
 
     WTF_CSRF_TIME_LIMIT = None
-    PASSWORD_HASH_METHOD = "scrypt"
+    PASSWORD_HASH_METHOD = "scrypt"  # noqa: S105 (a method name, not a password)
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or REDIS_URL or "memory://"
     RATELIMIT_HEADERS_ENABLED = True
     LOGIN_RATE_LIMIT = "10 per minute;50 per hour"
 
     TIMEZONE = "Asia/Jakarta"
     TESTING = False
+    # How many reverse proxies (nginx, a load balancer) stand in front of gunicorn; 0 when none.
+    PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0") or 0)
 
     @classmethod
     def init(cls, config: dict) -> None:
@@ -95,7 +97,7 @@ class TestConfig(Config):
     WTF_CSRF_ENABLED = True
     RATELIMIT_STORAGE_URI = "memory://"
     # Real scrypt costs ~0.1-0.4 s a hash; the suite hashes thousands. test_auth checks scrypt itself.
-    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
+    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"  # noqa: S105
     REDIS_URL = None
     BASE_URL = "http://balai.test"
     SERVER_NAME = None

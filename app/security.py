@@ -1,8 +1,16 @@
-"""Security headers on every response."""
+"""Security headers on every response, and the client's real address behind a reverse proxy."""
 
 from __future__ import annotations
 
-from flask import Flask
+import logging
+import os
+import re
+import traceback
+
+from flask import Flask, abort, request
+from sqlalchemy.exc import DataError
+from werkzeug.exceptions import BadRequest
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 CSP = "; ".join(
     [
@@ -22,13 +30,84 @@ CSP = "; ".join(
 )
 
 
+# What must never reach a log line: NIKs (16 digits), Indonesian mobile numbers, and the row values
+# database errors quote (SQLAlchemy's "[parameters: …]", PostgreSQL's "DETAIL: Failing row contains …").
+_REDACTIONS = (
+    (re.compile(r"\[parameters: .*?\](?=\n|$)", re.S), "[parameters: disembunyikan]"),
+    (re.compile(r"(DETAIL: ).*"), r"\1disembunyikan"),
+    (re.compile(r"(?<!\d)\d{16}(?!\d)"), "[NIK]"),
+    (re.compile(r"(?<![\w+])(?:\+?62|0)8\d{7,11}(?!\d)"), "[HP]"),
+    (re.compile(r"(?<![\w+])(?:\+?62|0)8\d{2}[\s.\-]\d{3,4}[\s.\-]\d{3,5}(?!\d)"), "[HP]"),
+)
+
+
+def redact(text: str) -> str:
+    """``text`` without NIKs, phone numbers or quoted database rows."""
+    for pattern, replacement in _REDACTIONS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def install_log_redaction() -> None:
+    """Redact every log record when it is made, whichever logger or handler (gunicorn, rq, tests) gets it."""
+    current = logging.getLogRecordFactory()
+    if getattr(current, "balai_redacting", False):
+        return
+
+    def factory(*args, **kwargs) -> logging.LogRecord:
+        record = current(*args, **kwargs)
+        try:
+            record.msg, record.args = redact(record.getMessage()), None
+        except Exception:  # a malformed log call must still be logged, as it was
+            return record
+        if record.exc_info and record.exc_info[0] is not None:
+            record.exc_text = redact("".join(traceback.format_exception(*record.exc_info)).rstrip("\n"))
+            record.exc_info = None
+        return record
+
+    factory.balai_redacting = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)
+
+
 def init_app(app: Flask) -> None:
     production = app.config["ENV_NAME"] == "production"
+    install_log_redaction()
+    # Behind nginx every client would otherwise share 127.0.0.1, and the per-address limits on
+    # logins and submissions would lock out a whole village at once. Trust only as many
+    # X-Forwarded-* hops as there are proxies we run.
+    proxies = int(app.config.get("PROXY_COUNT", os.environ.get("PROXY_COUNT", "0")) or 0)
+    if proxies:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
+
+    from app.caching import critical_css
+
+    # The first visit's inline CSS, allowed by its hash (app/caching.py).
+    csp = CSP.replace("style-src 'self'", f"style-src 'self' {critical_css(app).csp_source}")
+
+    @app.before_request
+    def refuse_nul_bytes():
+        # No text a person types holds NUL; PostgreSQL refuses it in text columns (a 500 otherwise).
+        if "\x00" in request.path or any(
+            "\x00" in value
+            for values in (request.args, request.form)
+            for _key, value in values.items(multi=True)
+        ):
+            abort(400)
+
+    @app.errorhandler(DataError)
+    @app.errorhandler(OverflowError)
+    def value_out_of_range(exc):
+        # A number too big for the database, or text it cannot store: the request was bad, not us.
+        from app.extensions import db
+
+        db.session.rollback()
+        app.logger.warning("refused a value the database cannot hold on %s %s", request.method, request.path)
+        return app.handle_http_exception(BadRequest())
 
     @app.after_request
     def headers(response):
         h = response.headers
-        h.setdefault("Content-Security-Policy", CSP)
+        h.setdefault("Content-Security-Policy", csp)
         h.setdefault("X-Content-Type-Options", "nosniff")
         h.setdefault("X-Frame-Options", "DENY")
         h.setdefault("Referrer-Policy", "same-origin")

@@ -62,9 +62,9 @@ def wrk(url: str, seconds: int) -> dict:
     return parse_wrk(done.stdout)
 
 
-def measure(database: str, url: str, seconds: int) -> list[dict]:
+def measure(database: str, url: str, seconds: int, workers: int = 3, threads: int = 4) -> list[dict]:
     rows = []
-    with Server(url, workers=3, threads=4) as server:
+    with Server(url, workers=workers, threads=threads) as server:
         pages = {p.name: p for p in resident_pages(server)}
         for name in PAGES:
             page = pages.get(name)
@@ -87,13 +87,13 @@ def measure(database: str, url: str, seconds: int) -> list[dict]:
     return rows
 
 
-def run(seconds: int = 10, postgres: bool = True) -> dict:
+def run(seconds: int = 10, postgres: bool = True, workers: int = 3, threads: int = 4) -> dict:
     if not shutil.which("wrk"):
         raise SystemExit("wrk is needed: apt-get install -y wrk")
     folder = Path(tempfile.mkdtemp(prefix="balai-load-"))
-    rows = measure("sqlite", sqlite_url(folder), seconds)
+    rows = measure("sqlite", sqlite_url(folder), seconds, workers, threads)
     if postgres and postgres_reachable():
-        rows += measure("postgresql", PG_URL, seconds)
+        rows += measure("postgresql", PG_URL, seconds, workers, threads)
     elif postgres:
         rows.append(
             {"database": "postgresql", "page": "-", "path": None, "status": f"skipped: no server at {PG_URL}"}
@@ -101,7 +101,7 @@ def run(seconds: int = 10, postgres: bool = True) -> dict:
     setup = {
         "connections": CONNECTIONS,
         "seconds": seconds,
-        "gunicorn": "3 workers x 4 threads",
+        "gunicorn": f"{workers} workers x {threads} threads",
         "tool": "wrk",
     }
     return {"setup": setup, "budgets": {"min_rps": MIN_RPS, "max_p99_ms": MAX_P99_MS}, "rows": rows}
@@ -133,8 +133,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=4)
     args = parser.parse_args(argv)
-    data = run(args.seconds, not args.no_postgres)
+    data = run(args.seconds, not args.no_postgres, args.workers, args.threads)
     print(report(data))
     print(f"written {write_result('load', data)}")
     return 1 if any(r["status"] == "over budget" for r in data["rows"]) else 0

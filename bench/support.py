@@ -11,6 +11,7 @@ import http.client
 import json
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -29,7 +30,8 @@ DEMO_PASSWORD = "balai-demo-2026"
 PG_URL = os.environ.get("BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/balai_h6")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/6")
 NIK = "1809104508920001"  # Pesawaran, Teluk Pandan; valid, as in the residents' tests
-PHONE = "0812-3456-7890"
+# A fresh number per run: the per-phone submission limit is counted in Redis across runs.
+PHONE = f"0812-{secrets.randbelow(10**4):04d}-{secrets.randbelow(10**4):04d}"
 
 # Run in the child: build the schema, import the regions, seed the demo, print what exists.
 _SEED = r"""

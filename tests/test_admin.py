@@ -8,8 +8,15 @@ from tests.conftest import csrf_from
 
 
 def _new_user(auth, **fields):
-    data = {"name": "Budi", "email": "budi@example.com", "password": "sandi-yang-panjang", "role": "operator",
-            "region_code": "", "village_slug": "", **fields}
+    data = {
+        "name": "Budi",
+        "email": "budi@example.com",
+        "password": "sandi-yang-panjang",
+        "role": "operator",
+        "region_code": "",
+        "village_slug": "",
+        **fields,
+    }
     return auth.post("/admin/pengguna", data, form_page="/admin/pengguna")
 
 
@@ -75,8 +82,16 @@ def test_admin_finds_and_activates_a_village_in_scope(client, auth, demo):
     token = csrf_from(page.get_data(as_text=True))
     response = client.post(
         f"/admin/desa/{code}/aktifkan",
-        data={"slug": "uji-coba", "term": "pekon", "head_title": "Peratin", "head_name": "Pak Uji",
-              "short_code": "UJI", "address": "", "whatsapp": "0812 3456 7890", "csrf_token": token},
+        data={
+            "slug": "uji-coba",
+            "term": "pekon",
+            "head_title": "Peratin",
+            "head_name": "Pak Uji",
+            "short_code": "UJI",
+            "address": "",
+            "whatsapp": "0812 3456 7890",
+            "csrf_token": token,
+        },
     )
     assert response.status_code == 302
     village = db.session.scalar(select(Village).where(Village.slug == "uji-coba"))
@@ -106,8 +121,10 @@ def test_village_roles_cannot_open_the_admin_area(client, auth, demo):
 
 
 def test_create_admin_command_makes_a_superadmin(runner, app):
-    result = runner.invoke(args=["users", "create-admin", "--email", "root@example.com"],
-                           input="sandi-yang-panjang\nsandi-yang-panjang\n")
+    result = runner.invoke(
+        args=["users", "create-admin", "--email", "root@example.com"],
+        input="sandi-yang-panjang\nsandi-yang-panjang\n",
+    )
     assert result.exit_code == 0, result.output
     user = db.session.scalar(select(User).where(User.email == "root@example.com"))
     assert user.role == Role.SUPERADMIN

@@ -59,13 +59,19 @@ def test_changing_the_password_logs_out_every_other_session(app, demo):
     phone, laptop = app.test_client(), app.test_client()
     for c in (phone, laptop):
         token = csrf_from(c.get("/akun/masuk").get_data(as_text=True))
-        c.post("/akun/masuk", data={"email": "lambar@balai.test", "password": DEMO_PASSWORD, "csrf_token": token})
+        c.post(
+            "/akun/masuk", data={"email": "lambar@balai.test", "password": DEMO_PASSWORD, "csrf_token": token}
+        )
         assert c.get("/admin/").status_code == 200
     token = csrf_from(laptop.get("/akun/sandi").get_data(as_text=True))
     response = laptop.post(
         "/akun/sandi",
-        data={"current": DEMO_PASSWORD, "new": "sandi-baru-yang-panjang", "confirm": "sandi-baru-yang-panjang",
-              "csrf_token": token},
+        data={
+            "current": DEMO_PASSWORD,
+            "new": "sandi-baru-yang-panjang",
+            "confirm": "sandi-baru-yang-panjang",
+            "csrf_token": token,
+        },
     )
     assert response.status_code == 302
     assert laptop.get("/admin/").status_code == 200

@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
+from pathlib import Path
+
 from flask import make_response
 from sqlalchemy import select
+
+
+def returning(client):
+    """The client after its first page: it has the CSS, so pages link it instead of inlining it."""
+    client.get("/offline")
+    return client
 
 
 def test_a_page_carries_a_strong_etag_and_must_be_revalidated(client):
@@ -16,7 +27,7 @@ def test_a_page_carries_a_strong_etag_and_must_be_revalidated(client):
 
 
 def test_an_unchanged_page_costs_a_304_without_body(client):
-    first = client.get("/offline")
+    first = returning(client).get("/offline")
     etag = first.headers["ETag"]
     again = client.get("/offline", headers={"If-None-Match": etag})
     assert again.status_code == 304
@@ -29,7 +40,7 @@ def test_the_etag_survives_the_csrf_tokens_timestamp(client, monkeypatch):
 
     import itsdangerous.timed
 
-    first = client.get("/offline")
+    first = returning(client).get("/offline")
     now = time.time()
     monkeypatch.setattr(itsdangerous.timed.time, "time", lambda: now + 60)
     second = client.get("/offline")
@@ -51,7 +62,7 @@ def test_a_changed_body_is_sent_again(client):
 
 
 def test_the_compressed_variants_etag_also_matches(client):
-    first = client.get("/offline", headers={"Accept-Encoding": "br"})
+    first = returning(client).get("/offline", headers={"Accept-Encoding": "br"})
     assert first.headers["Content-Encoding"] == "br"
     etag = first.headers["ETag"]
     assert etag.endswith(':br"')
@@ -59,6 +70,33 @@ def test_the_compressed_variants_etag_also_matches(client):
     assert again.status_code == 304
     assert again.headers["ETag"] == etag
     assert again.get_data() == b""
+
+
+def test_a_first_visit_gets_the_css_inline_allowed_by_its_hash(app, client):
+    response = client.get("/offline")
+    html = response.get_data(as_text=True)
+    css = re.search(r"<style>(.*?)</style>", html, re.S).group(1)
+    assert 'rel="stylesheet"' not in html
+    assert css == Path(app.static_folder, "css/balai.css").read_text(encoding="utf-8")
+    digest = base64.b64encode(hashlib.sha256(css.encode()).digest()).decode()
+    style_src = next(
+        d for d in response.headers["Content-Security-Policy"].split("; ") if d.startswith("style-src")
+    )
+    assert f"'sha256-{digest}'" in style_src.split()
+    assert "'unsafe-inline'" not in style_src
+    assert "Cookie" in response.headers["Vary"]
+
+
+def test_later_pages_link_the_cached_css_file_instead(client):
+    client.get("/offline")
+    html = client.get("/offline").get_data(as_text=True)
+    assert "<style>" not in html
+    assert re.search(r'<link rel="stylesheet" href="/static/css/balai\.css\?v=\w+">', html)
+
+
+def test_a_css_cookie_of_an_older_version_gets_the_new_css_inline(client):
+    client.set_cookie("css", "0000000000")
+    assert "<style>" in client.get("/offline").get_data(as_text=True)
 
 
 def test_a_views_own_validators_are_kept(app):

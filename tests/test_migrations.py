@@ -40,7 +40,9 @@ def test_upgrade_builds_the_schema_the_models_describe(fresh_database_url):
     with app.app_context():
         upgrade()
         with db.engine.connect() as conn:
-            diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), db.metadata)
+            diff = compare_metadata(
+                MigrationContext.configure(conn, opts={"compare_type": True}), db.metadata
+            )
             tables = set(inspect(conn).get_table_names())
         db.engine.dispose()
     assert {"regions", "villages", "users", "service_requests"} <= tables

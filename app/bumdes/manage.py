@@ -400,7 +400,7 @@ def profile(bumdes_id: int):
         bumdes.name = form.name.data
         bumdes.legal_number = form.legal_number.data or ""
         bumdes.description = (form.description.data or "").replace("\r\n", "\n")
-        bumdes.whatsapp = form.whatsapp.parsed
+        bumdes.whatsapp = getattr(form.whatsapp, "parsed", None)
         bumdes.payment_info = (form.payment_info.data or "").replace("\r\n", "\n")
         try:
             commerce.set_served_villages(

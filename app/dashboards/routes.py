@@ -477,7 +477,9 @@ def edit_profile():
         ):
             value = getattr(form, name).data
             setattr(profile, name, value.strip() if isinstance(value, str) else value)
-        profile.officials = _parse_officials(form.officials.data or "")
+        # A post without the field leaves the form holding the stored list.
+        data = form.officials.data
+        profile.officials = _parse_officials(data) if isinstance(data, str) else (profile.officials or [])
         db.session.add(profile)
         db.session.commit()
         flash(_("Profil desa disimpan."))

@@ -38,7 +38,7 @@ class QueueFilter:
         service = args.get("layanan") or ""
         return cls(
             status=status if status in STATUS_CHOICES else OPEN,
-            service_id=int(service) if service.isdigit() else None,
+            service_id=int(service) if service.isdecimal() else None,
             late=args.get("lewat") in ("1", "on", "true"),
             q=(args.get("q") or "").strip()[:120],
             after=decode_cursor(args.get("setelah") or ""),
@@ -73,7 +73,7 @@ def encode_cursor(req: ServiceRequest) -> str:
 
 def decode_cursor(raw: str) -> tuple[datetime, int] | None:
     micros, _, ident = raw.partition(".")
-    if not (micros.isdigit() and ident.isdigit()) or len(micros) > 18:
+    if not (micros.isdecimal() and ident.isdecimal()) or len(micros) > 18:
         return None
     try:
         moment = EPOCH + timedelta(microseconds=int(micros))

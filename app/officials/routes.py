@@ -62,7 +62,7 @@ def _reading_village() -> Village | None:
             abort(403)
         return current_user.village
     picked = request.args.get("desa", "")
-    if not picked.isdigit():
+    if not picked.isdecimal():
         return None
     return readable_village_or_404(int(picked))
 
@@ -195,7 +195,7 @@ def act(request_id: int):
     action = request.form.get("action", "")
     note = (request.form.get("note") or "").strip()[:2000]
     version = request.form.get("version", "")
-    if not version.isdigit():
+    if not version.isdecimal():
         abort(400)
     try:
         message = _perform(req, action, note, int(version))
@@ -500,7 +500,7 @@ def report_csv():
 
 def _counter_service(village: Village) -> Service | None:
     raw = request.values.get("layanan", "")
-    if not raw.isdigit():
+    if not raw.isdecimal():
         return None
     service = db.session.get(Service, int(raw))
     if service is None or service.village_id != village.id or not service.active:

@@ -12,7 +12,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from app import events, models, workflow
+from app import events, limits, models, workflow
 from app.access import can_work_village
 from app.domain import states
 from app.domain.errors import DomainError
@@ -106,6 +106,20 @@ def _form_page(village, service, form, photos, status=200, error=None):
 
 
 @bp.route("/desa/<slug>/layanan/<code>", methods=["GET", "POST"])
+@limiter.limit(
+    limits.configured("SUBMIT_PHONE_LIMIT"),
+    key_func=limits.phone_key("phone"),
+    methods=["POST"],
+    exempt_when=limits.not_sending,
+    deduct_when=limits.stored,
+)
+@limiter.limit(
+    limits.configured("SUBMIT_ADDRESS_LIMIT"),
+    key_func=limits.address_key,
+    methods=["POST"],
+    exempt_when=limits.not_sending,
+    deduct_when=limits.stored,
+)
 def request_service(slug: str, code: str):
     village = active_village_or_404(slug)
     service = _service_or_404(village, code)
@@ -258,6 +272,11 @@ def too_many(exc):
         message = _(
             "Terlalu banyak kode lacak yang tidak ditemukan dari perangkat ini. "
             "Periksa lagi kode pada tanda terima Anda, lalu coba lagi beberapa menit lagi."
+        )
+    elif request.endpoint == "residents.request_service":
+        message = _(
+            "Sudah banyak permohonan dikirim dari nomor HP atau perangkat ini. "
+            "Permohonan yang sudah terkirim tetap diproses; coba lagi nanti atau datang ke kantor desa."
         )
     else:
         message = _("Anda mencoba terlalu sering. Tunggu sebentar lalu coba lagi.")

@@ -7,7 +7,6 @@ importScripts("{{ asset('js/offline.js') }}");
 const SHELL = [
   "/offline",
   "{{ asset('css/balai.css') }}",
-  "{{ asset('css/residents.css') }}",
   "{{ asset('vendor/htmx.min.js') }}",
   "{{ asset('js/balai.js') }}",
   "{{ asset('js/mine.js') }}",

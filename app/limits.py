@@ -1,0 +1,70 @@
+"""Abuse limits shared by the areas: who a request counts against, and how many are allowed.
+
+Keys never hold a phone number or an API key in the clear: the limiter's storage (Redis in
+production) sees only a keyed hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+
+from flask import current_app, request
+from flask_limiter.util import get_remote_address
+
+from app.domain.errors import DomainError
+from app.domain.phone import normalize_phone
+
+# Residents behind one mobile carrier NAT or a village kiosk share an address: keep it generous.
+DEFAULTS = {
+    "SUBMIT_PHONE_LIMIT": "5 per hour;15 per day",
+    "SUBMIT_ADDRESS_LIMIT": "30 per hour;200 per day",
+    "ORDER_PHONE_LIMIT": "10 per hour;30 per day",
+    "API_KEY_LIMIT": "600 per hour",
+}
+
+
+def configured(name: str):
+    """A limit read when the request comes: the app config, else the environment, else the default."""
+    return lambda: current_app.config.get(name) or os.environ.get(name) or DEFAULTS[name]
+
+
+def _hashed(kind: str, value: str) -> str:
+    secret = current_app.config["SECRET_KEY"].encode()
+    return f"{kind}:" + hmac.new(secret, value.encode(), hashlib.sha256).hexdigest()[:24]
+
+
+def phone_key(field: str):
+    """Count against the phone number typed into ``field`` (normalised, so spellings don't escape)."""
+
+    def key() -> str:
+        raw = (request.form.get(field) or "").strip()
+        try:
+            value = normalize_phone(raw)
+        except DomainError:
+            value = raw
+        return _hashed("phone", value) if value else get_remote_address()
+
+    return key
+
+
+def address_key() -> str:
+    """Count against the client's address (set right behind a proxy by security.init_app)."""
+    return "addr:" + get_remote_address()
+
+
+def api_key_key() -> str:
+    """Count against the API key sent, or the address when none is."""
+    raw = (request.values.get("api_key") or "").strip()
+    return _hashed("apikey", raw) if raw else address_key()
+
+
+def not_sending() -> bool:
+    """Whether this resident form post only checks input (the final 'send' step stores it)."""
+    return request.form.get("step", "check") != "send"
+
+
+def stored(response) -> bool:
+    """Count only what was stored: a redirect to the receipt or the product page."""
+    return response.status_code in (302, 303)
