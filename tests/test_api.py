@@ -327,3 +327,35 @@ def test_no_personal_data_in_any_api_response(client, keys):
         body = response.get_data(as_text=True)
         _no_secrets(body, url)
         assert "Mawar" not in body and "nik" not in body.lower().replace("unik", "")
+
+
+def test_a_published_open311_client_library_reads_what_balai_serves(live, keys):
+    """georeport (PyPI), a GeoReport v2 client written by others, in JSON and in XML."""
+    from georeport import GeoReport
+
+    base = f"{live}/api/open311/v2"
+    posted = requests.post(
+        f"{base}/requests.json",
+        data={
+            "api_key": keys["hanura"],
+            "jurisdiction_id": HANURA,
+            "service_code": "uji-aduan",
+            "address_string": "Dusun 1",
+            "description": "Lampu jalan mati",
+            "attribute[dusun]": "Dusun 1",
+        },
+        timeout=10,
+    )
+    request_id = posted.json()[0]["service_request_id"]
+    for fmt in ("json", "xml"):
+        client = GeoReport(base, jurisdiction=HANURA, output_format=fmt)
+        services = client.get_service_list()
+        services = services if isinstance(services, list) else [services]
+        assert "uji-aduan" in [s["service_code"] for s in services]
+        assert client.get_service_definition("uji-aduan")
+        found = client.get_service_requests(service_code="uji-aduan", status="open")
+        found = found if isinstance(found, list) else [found]
+        assert request_id in [str(r["service_request_id"]) for r in found]
+        one = client.get_service_request(request_id)
+        one = one[0] if isinstance(one, list) else one
+        assert str(one["service_request_id"]) == request_id and one["status"] == "open"
