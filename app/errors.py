@@ -8,17 +8,19 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
+from app.domain.errors import N_
+
 MESSAGES = {
-    400: ("Permintaan tidak dapat dibaca", "Coba muat ulang halaman lalu ulangi."),
-    403: ("Tidak diizinkan", "Akun Anda tidak berhak membuka halaman ini."),
-    404: ("Halaman tidak ditemukan", "Periksa kembali alamatnya, atau kembali ke beranda."),
-    405: ("Cara membuka halaman ini salah", "Kembali ke halaman sebelumnya lalu ulangi."),
-    413: ("Berkas terlalu besar", "Kirim foto yang lebih kecil (paling besar 10 MB per foto)."),
-    429: ("Terlalu sering", "Anda mencoba terlalu sering. Tunggu sebentar lalu coba lagi."),
-    500: ("Terjadi kesalahan di server", "Data Anda tidak hilang. Coba lagi beberapa saat lagi."),
+    400: (N_("Permintaan tidak dapat dibaca"), N_("Coba muat ulang halaman lalu ulangi.")),
+    403: (N_("Tidak diizinkan"), N_("Akun Anda tidak berhak membuka halaman ini.")),
+    404: (N_("Halaman tidak ditemukan"), N_("Periksa kembali alamatnya, atau kembali ke beranda.")),
+    405: (N_("Cara membuka halaman ini salah"), N_("Kembali ke halaman sebelumnya lalu ulangi.")),
+    413: (N_("Berkas terlalu besar"), N_("Kirim foto yang lebih kecil (paling besar 10 MB per foto).")),
+    429: (N_("Terlalu sering"), N_("Anda mencoba terlalu sering. Tunggu sebentar lalu coba lagi.")),
+    500: (N_("Terjadi kesalahan di server"), N_("Data Anda tidak hilang. Coba lagi beberapa saat lagi.")),
     503: (
-        "Layanan sedang tidak tersedia",
-        "Server sedang sibuk atau dalam perbaikan. Coba lagi beberapa menit lagi.",
+        N_("Layanan sedang tidak tersedia"),
+        N_("Server sedang sibuk atau dalam perbaikan. Coba lagi beberapa menit lagi."),
     ),
 }
 

@@ -15,7 +15,7 @@ from app.access import (
 )
 from app.admin import bp
 from app.admin.forms import UserForm, VillageForm
-from app.domain.errors import DomainError
+from app.domain.errors import N_, DomainError
 from app.domain.phone import normalize_phone
 from app.domain.photos import process_photo
 from app.domain.storage import PhotoStore
@@ -28,11 +28,11 @@ from app.web import render, roles_required
 
 ADMINS = (Role.SUPERADMIN, Role.REGION_ADMIN)
 ROLE_LABELS = {
-    Role.SUPERADMIN: "Superadmin",
-    Role.REGION_ADMIN: "Admin wilayah",
-    Role.OPERATOR: "Operator desa",
-    Role.HEAD: "Kepala desa (penanda tangan)",
-    Role.BUMDES_MANAGER: "Pengelola BUMDes",
+    Role.SUPERADMIN: N_("Superadmin"),
+    Role.REGION_ADMIN: N_("Admin wilayah"),
+    Role.OPERATOR: N_("Operator desa"),
+    Role.HEAD: N_("Kepala desa (penanda tangan)"),
+    Role.BUMDES_MANAGER: N_("Pengelola BUMDes"),
 }
 
 

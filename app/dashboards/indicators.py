@@ -30,11 +30,11 @@ from app.models.profile import (
 from app.models.stats import CompletionCount
 
 PILLARS: tuple[tuple[str, str], ...] = (
-    ("institution", "Smart Institution (kelembagaan)"),
-    ("infrastructure", "Smart Infrastructure (infrastruktur)"),
-    ("service", "Smart Service Delivery (pelayanan)"),
-    ("technology", "Smart Technology & Innovation (teknologi dan inovasi)"),
-    ("society", "Smart Societies (masyarakat)"),
+    ("institution", N_("Smart Institution (kelembagaan)")),
+    ("infrastructure", N_("Smart Infrastructure (infrastruktur)")),
+    ("service", N_("Smart Service Delivery (pelayanan)")),
+    ("technology", N_("Smart Technology & Innovation (teknologi dan inovasi)")),
+    ("society", N_("Smart Societies (masyarakat)")),
 )
 
 

@@ -17,19 +17,20 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.domain.errors import N_
 from app.extensions import db
 from app.models.base import UTCDateTime, utcnow
 from app.models.village import Village
 
 CATEGORIES: tuple[tuple[str, str], ...] = (
-    ("pertanian", "Pertanian"),
-    ("perkebunan", "Perkebunan (kopi, lada, kakao)"),
-    ("perikanan", "Perikanan"),
-    ("peternakan", "Peternakan"),
-    ("kerajinan", "Kerajinan"),
-    ("kuliner", "Kuliner"),
-    ("jasa", "Jasa"),
-    ("wisata", "Wisata"),
+    ("pertanian", N_("Pertanian")),
+    ("perkebunan", N_("Perkebunan (kopi, lada, kakao)")),
+    ("perikanan", N_("Perikanan")),
+    ("peternakan", N_("Peternakan")),
+    ("kerajinan", N_("Kerajinan")),
+    ("kuliner", N_("Kuliner")),
+    ("jasa", N_("Jasa")),
+    ("wisata", N_("Wisata")),
 )
 CATEGORY_KEYS = tuple(key for key, _label in CATEGORIES)
 UNITS = ("kg", "gram", "liter", "pcs", "bungkus", "botol", "paket", "ekor", "orang", "hari", "jam")
@@ -37,7 +38,12 @@ MAX_PHOTOS = 5
 
 NEW, CONFIRMED, DONE, CANCELLED = "new", "confirmed", "done", "cancelled"
 ORDER_STATUSES = (NEW, CONFIRMED, DONE, CANCELLED)
-ORDER_STATUS_LABELS = {NEW: "Baru", CONFIRMED: "Dikonfirmasi", DONE: "Selesai", CANCELLED: "Dibatalkan"}
+ORDER_STATUS_LABELS = {
+    NEW: N_("Baru"),
+    CONFIRMED: N_("Dikonfirmasi"),
+    DONE: N_("Selesai"),
+    CANCELLED: N_("Dibatalkan"),
+}
 # Which status may follow which: the inbox offers only these buttons.
 ORDER_NEXT = {NEW: (CONFIRMED, CANCELLED), CONFIRMED: (DONE, CANCELLED), DONE: (), CANCELLED: ()}
 PICKUP, DELIVERY = "pickup", "delivery"

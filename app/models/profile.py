@@ -19,28 +19,29 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.domain.errors import N_
 from app.extensions import db
 from app.models.base import UTCDateTime, utcnow
 from app.models.village import Village
 
 # The five fields (bidang) of a village budget, Permendagri 20/2018.
 BIDANG: tuple[tuple[str, str], ...] = (
-    ("pemerintahan", "Penyelenggaraan Pemerintahan Desa"),
-    ("pembangunan", "Pelaksanaan Pembangunan Desa"),
-    ("kemasyarakatan", "Pembinaan Kemasyarakatan"),
-    ("pemberdayaan", "Pemberdayaan Masyarakat"),
-    ("bencana", "Penanggulangan Bencana, Darurat dan Mendesak"),
+    ("pemerintahan", N_("Penyelenggaraan Pemerintahan Desa")),
+    ("pembangunan", N_("Pelaksanaan Pembangunan Desa")),
+    ("kemasyarakatan", N_("Pembinaan Kemasyarakatan")),
+    ("pemberdayaan", N_("Pemberdayaan Masyarakat")),
+    ("bencana", N_("Penanggulangan Bencana, Darurat dan Mendesak")),
 )
 BIDANG_KEYS = tuple(key for key, _label in BIDANG)
 
 # Indeks Desa Membangun statuses, lowest first.
 IDM_STATUSES: tuple[str, ...] = ("sangat_tertinggal", "tertinggal", "berkembang", "maju", "mandiri")
 IDM_LABELS = {
-    "sangat_tertinggal": "Sangat Tertinggal",
-    "tertinggal": "Tertinggal",
-    "berkembang": "Berkembang",
-    "maju": "Maju",
-    "mandiri": "Mandiri",
+    "sangat_tertinggal": N_("Sangat Tertinggal"),
+    "tertinggal": N_("Tertinggal"),
+    "berkembang": N_("Berkembang"),
+    "maju": N_("Maju"),
+    "mandiri": N_("Mandiri"),
 }
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import func, literal, select, union_all
 
 from app.access import region_prefix_filter
 from app.domain import states
+from app.domain.errors import N_
 from app.extensions import db
 from app.models import Region, Service, ServiceRequest, Village
 from app.models.stats import (
@@ -32,12 +33,12 @@ CODE_WIDTH = {1: 2, 2: 5, 3: 8, 4: 13}
 OVERDUE_STATUSES = (states.DIAJUKAN, states.DIVERIFIKASI, states.DIPROSES)
 
 PERIODS: dict[str, str] = {
-    "bulan-ini": "Bulan ini",
-    "3-bulan": "3 bulan terakhir",
-    "12-bulan": "12 bulan terakhir",
-    "tahun-ini": "Tahun ini",
-    "tahun-lalu": "Tahun lalu",
-    "semua": "Semua waktu",
+    "bulan-ini": N_("Bulan ini"),
+    "3-bulan": N_("3 bulan terakhir"),
+    "12-bulan": N_("12 bulan terakhir"),
+    "tahun-ini": N_("Tahun ini"),
+    "tahun-lalu": N_("Tahun lalu"),
+    "semua": N_("Semua waktu"),
 }
 DEFAULT_PERIOD = "12-bulan"
 
