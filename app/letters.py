@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from app import workflow
 from app.domain import states
 from app.domain.errors import N_, DomainError
-from app.domain.letters import DEFAULT_PATTERN, format_letter_number
+from app.domain.letters import COMMON_PLACEHOLDERS, DEFAULT_PATTERN, format_letter_number
 from app.domain.nik import parse_nik
 from app.domain.storage import InvalidPhotoName, PhotoStore
 from app.domain.templating import render_text, validate_template
@@ -38,17 +38,6 @@ from app.models.letters import (
 )
 from app.models.services import LETTER
 
-FALLBACK_PLACEHOLDERS = (
-    "nama",
-    "nik",
-    "jenis_kelamin",
-    "tanggal_lahir",
-    "keperluan",
-    "desa",
-    "kecamatan",
-    "kabupaten",
-    "provinsi",
-)
 DEFAULT_BODY = (
     "Yang bertanda tangan di bawah ini menerangkan bahwa:\n"
     "Nama: {{ nama }}\n"
@@ -67,12 +56,8 @@ class LetterError(DomainError):
 
 
 def common_placeholders() -> tuple[str, ...]:
-    """Placeholders every letter may use: the residents' catalogue list when it exists."""
-    try:
-        from app.residents.catalog import COMMON_PLACEHOLDERS
-    except ImportError:
-        return FALLBACK_PLACEHOLDERS
-    return tuple(dict.fromkeys([*COMMON_PLACEHOLDERS, *FALLBACK_PLACEHOLDERS]))
+    """Placeholders every letter may use besides its service's own fields."""
+    return COMMON_PLACEHOLDERS
 
 
 def allowed_placeholders(service: Service) -> set[str]:

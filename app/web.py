@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 
-from flask import abort, make_response, render_template, request
+from flask import abort, current_app, make_response, render_template, request, send_file
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from app.access import can_read_village
+from app.domain.storage import InvalidPhotoName, PhotoStore
 from app.extensions import db
 from app.models import Role, Village
 
@@ -57,3 +58,26 @@ def roles_required(*roles: Role) -> Callable:
         return wrapped
 
     return decorator
+
+
+PHOTO_MAX_AGE = 365 * 24 * 3600
+
+
+def send_stored_photo(name: str, *, public: bool):
+    """Serve a stored photo after the caller's permission check; stored names never change content."""
+    store = PhotoStore(current_app.config["UPLOAD_DIR"])
+    try:
+        path = store.path(name)
+    except InvalidPhotoName:
+        abort(404)
+    if not path.is_file():
+        abort(404)
+    mimetype = "image/webp" if name.endswith(".webp") else "image/jpeg"
+    response = send_file(path, mimetype=mimetype, max_age=PHOTO_MAX_AGE if public else 0, conditional=True)
+    if public:
+        response.cache_control.public = True
+        response.cache_control.immutable = True
+    else:
+        response.cache_control.private = True
+        response.cache_control.no_store = True
+    return response

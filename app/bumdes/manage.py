@@ -16,7 +16,7 @@ from wtforms import SelectChoice
 from app.access import bumdes_filter, can_manage_bumdes, can_manage_region, region_prefix_filter
 from app.bumdes import bp, catalog, commerce
 from app.bumdes.forms import BumdesForm, NewBumdesForm, NewProductForm, PhotoForm, ProductForm
-from app.bumdes.routes import PHOTO_SIZES, send_photo
+from app.bumdes.routes import PHOTO_SIZES
 from app.domain.errors import DomainError
 from app.domain.storage import PhotoStore
 from app.domain.text import MONTHS_ID
@@ -31,7 +31,7 @@ from app.models.bumdes import (
     Product,
     ProductPhoto,
 )
-from app.web import render, roles_required
+from app.web import render, roles_required, send_stored_photo
 
 MANAGERS = (Role.BUMDES_MANAGER, Role.SUPERADMIN)
 REGISTRARS = (Role.SUPERADMIN, Role.REGION_ADMIN)
@@ -248,7 +248,7 @@ def preview_photo(photo_id: int, size: int):
     photo = _photo_or_404(photo_id)
     if size not in PHOTO_SIZES:
         abort(404)
-    return send_photo(getattr(photo, PHOTO_SIZES[size]), public=False)
+    return send_stored_photo(getattr(photo, PHOTO_SIZES[size]), public=False)
 
 
 def _photo_or_404(photo_id: int) -> ProductPhoto:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app, flash, redirect, request, send_file, url_for
+from flask import abort, current_app, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -10,15 +10,13 @@ from app import limits
 from app.bumdes import bp, catalog, commerce
 from app.bumdes.forms import OrderForm
 from app.domain.errors import DomainError
-from app.domain.storage import InvalidPhotoName, PhotoStore
 from app.extensions import db, limiter
 from app.models import Village
 from app.models.bumdes import CATEGORIES, Bumdes, Product, ProductPhoto
-from app.web import active_village_or_404, render
+from app.web import active_village_or_404, render, send_stored_photo
 
 ORDER_RATE_LIMIT = "5 per minute;20 per hour"
 PHOTO_SIZES = {320: "small_name", 640: "medium_name", 1600: "stored_name"}
-PHOTO_MAX_AGE = 365 * 24 * 3600
 
 
 def absolute(endpoint: str, **values) -> str:
@@ -185,27 +183,7 @@ def photo(photo_id: int, size: int):
     )
     if row is None:
         abort(404)
-    return send_photo(getattr(row, column), public=True)
-
-
-def send_photo(name: str, *, public: bool):
-    """Serve a stored photo; a photo never changes under its id, so public copies are cached long."""
-    store = PhotoStore(current_app.config["UPLOAD_DIR"])
-    try:
-        path = store.path(name)
-    except InvalidPhotoName:
-        abort(404)
-    if not path.is_file():
-        abort(404)
-    mimetype = "image/webp" if name.endswith(".webp") else "image/jpeg"
-    response = send_file(path, mimetype=mimetype, max_age=PHOTO_MAX_AGE if public else 0, conditional=True)
-    if public:
-        response.cache_control.public = True
-        response.cache_control.immutable = True
-    else:
-        response.cache_control.private = True
-        response.cache_control.no_store = True
-    return response
+    return send_stored_photo(getattr(row, column), public=True)
 
 
 # --- JSON feeds for other portals: published products only, never anything about buyers ----------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
-from flask import Response, abort, current_app, flash, redirect, request, send_file, url_for
+from flask import Response, abort, current_app, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
@@ -24,7 +24,7 @@ from app.dashboards.forms import (
 from app.domain import states
 from app.domain.errors import DomainError
 from app.domain.photos import make_thumbnail, process_photo
-from app.domain.storage import InvalidPhotoName, PhotoStore
+from app.domain.storage import PhotoStore
 from app.domain.text import format_rupiah
 from app.extensions import db
 from app.models import Region, Role, Village
@@ -41,7 +41,7 @@ from app.models.profile import (
 )
 from app.regions import names_of, with_ancestors
 from app.stats import figures
-from app.web import active_village_or_404, render, roles_required
+from app.web import active_village_or_404, render, roles_required, send_stored_photo
 from app.workflow import local_today
 
 # --- public: the village's home ----------------------------------------------------------------
@@ -188,15 +188,7 @@ def project_photo(slug: str, name: str):
     )
     if photo is None:
         abort(404)
-    store = PhotoStore(current_app.config["UPLOAD_DIR"])
-    try:
-        path = store.path(name)
-    except InvalidPhotoName:
-        abort(404)
-    if not path.is_file():
-        abort(404)
-    mime = "image/webp" if name.endswith(".webp") else "image/jpeg"
-    return send_file(path, mimetype=mime, max_age=86400)
+    return send_stored_photo(name, public=True)
 
 
 # --- public: region dashboards -------------------------------------------------------------------

@@ -69,3 +69,18 @@ def format_letter_number(
     }
     # A single regex pass: a value that happens to contain "{nomor}" is not expanded again.
     return _FIELD.sub(lambda match: fields[match.group(1)], pattern)
+
+
+# Placeholders every letter may use besides its service's own field names. jenis_kelamin and
+# tanggal_lahir come from the NIK; desa .. provinsi from the village's place in the region tree.
+COMMON_PLACEHOLDERS: tuple[str, ...] = (
+    "nama",
+    "nik",
+    "jenis_kelamin",
+    "tanggal_lahir",
+    "keperluan",
+    "desa",
+    "kecamatan",
+    "kabupaten",
+    "provinsi",
+)

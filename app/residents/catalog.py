@@ -5,23 +5,10 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from app.domain.errors import N_
+from app.domain.letters import COMMON_PLACEHOLDERS
 from app.extensions import db
 from app.models import Service, Village
 from app.models.services import COMPLAINT, LETTER
-
-# Placeholders every letter may use besides its service's own field names. jenis_kelamin and
-# tanggal_lahir come from the NIK; desa .. provinsi from the village's place in the region tree.
-COMMON_PLACEHOLDERS: tuple[str, ...] = (
-    "nama",
-    "nik",
-    "jenis_kelamin",
-    "tanggal_lahir",
-    "keperluan",
-    "desa",
-    "kecamatan",
-    "kabupaten",
-    "provinsi",
-)
 
 COMPLAINT_CATEGORIES: tuple[str, ...] = (
     N_("Jalan dan jembatan"),
