@@ -44,6 +44,14 @@ def readable_village_or_404(village_id: int) -> Village:
     return village
 
 
+def village_row_or_404(model, row_id: int, village: Village):
+    """The ``model`` row with this id if it belongs to ``village``; 404 otherwise, so ids do not leak."""
+    row = db.session.get(model, row_id)
+    if row is None or row.village_id != village.id:
+        abort(404)
+    return row
+
+
 def roles_required(*roles: Role) -> Callable:
     """Allow only logged-in users holding one of ``roles``."""
 

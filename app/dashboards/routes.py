@@ -41,7 +41,7 @@ from app.models.profile import (
 )
 from app.regions import names_of, with_ancestors
 from app.stats import figures
-from app.web import active_village_or_404, render, roles_required, send_stored_photo
+from app.web import active_village_or_404, render, roles_required, send_stored_photo, village_row_or_404
 from app.workflow import local_today
 
 # --- public: the village's home ----------------------------------------------------------------
@@ -169,9 +169,7 @@ def announcements(slug: str):
 @bp.route("/desa/<slug>/pengumuman/<int:announcement_id>")
 def announcement(slug: str, announcement_id: int):
     village = active_village_or_404(slug)
-    item = db.session.get(Announcement, announcement_id)
-    if item is None or item.village_id != village.id:
-        abort(404)
+    item = village_row_or_404(Announcement, announcement_id, village)
     return render("dashboards/announcement.html", village=village, item=item)
 
 
@@ -538,9 +536,7 @@ def manage_announcements():
 @roles_required(*OFFICIALS)
 def delete_announcement(announcement_id: int):
     village = _own_village()
-    item = db.session.get(Announcement, announcement_id)
-    if item is None or item.village_id != village.id:
-        abort(404)
+    item = village_row_or_404(Announcement, announcement_id, village)
     db.session.delete(item)
     db.session.commit()
     flash(_("Pengumuman dihapus."))
@@ -577,9 +573,7 @@ def manage_projects():
 @roles_required(*OFFICIALS)
 def edit_project(project_id: int):
     village = _own_village()
-    project = db.session.get(Project, project_id)
-    if project is None or project.village_id != village.id:
-        abort(404)
+    project = village_row_or_404(Project, project_id, village)
     form = ProjectForm(obj=project)
     if form.validate_on_submit() and _save_project(project, form):
         flash(_("Kegiatan pembangunan diperbarui."))
@@ -738,9 +732,7 @@ def revoke_api_key(key_id: int):
     from app.stats.keys import revoke_key
 
     village = _own_village()
-    key = db.session.get(ApiKey, key_id)
-    if key is None or key.village_id != village.id:
-        abort(404)
+    key = village_row_or_404(ApiKey, key_id, village)
     revoke_key(key)
     db.session.commit()
     flash(_("Kunci API dicabut."))

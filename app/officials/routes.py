@@ -35,7 +35,7 @@ from app.officials.forms import (
     parse_documents,
     parse_fields,
 )
-from app.web import readable_village_or_404, render, roles_required
+from app.web import readable_village_or_404, render, roles_required, village_row_or_404
 
 READERS = (Role.OPERATOR, Role.HEAD, Role.REGION_ADMIN, Role.SUPERADMIN)
 WORKERS = (Role.OPERATOR, Role.HEAD)
@@ -296,9 +296,7 @@ def services():
 
 
 def _service_or_404(village: Village, service_id: int) -> Service:
-    service = db.session.get(Service, service_id)
-    if service is None or service.village_id != village.id:
-        abort(404)
+    service = village_row_or_404(Service, service_id, village)
     return service
 
 
@@ -452,9 +450,7 @@ def holiday_list():
 @roles_required(*WORKERS)
 def holiday_delete(holiday_id: int):
     village = _working_village()
-    row = db.session.get(Holiday, holiday_id)
-    if row is None or row.village_id != village.id:
-        abort(404)
+    row = village_row_or_404(Holiday, holiday_id, village)
     day = row.day
     db.session.execute(delete(Holiday).where(Holiday.id == holiday_id))
     moved = holidays.recompute_due_dates(village.id, day)
