@@ -78,6 +78,9 @@ def _app():
 @pytest.fixture
 def app(_app):
     """The app, with an empty database (regions kept) and a fresh app context."""
+    page_cache = _app.extensions.get("balai_page_cache")
+    if page_cache is not None:
+        page_cache.clear()  # tables are emptied and refilled without the ORM, which would clear it
     with _app.app_context():
         yield _app
         db.session.rollback()

@@ -13,6 +13,7 @@ from app.domain.errors import DomainError
 from app.extensions import db, limiter
 from app.models import Village
 from app.models.bumdes import CATEGORIES, Bumdes, Product, ProductPhoto
+from app.pagecache import shared
 from app.web import active_village_or_404, render, send_stored_photo
 
 ORDER_RATE_LIMIT = "5 per minute;20 per hour"
@@ -35,6 +36,7 @@ def product_photo_url(photo: ProductPhoto, size: int = 320) -> str:
 
 
 @bp.route("/produk")
+@shared
 def catalogue():
     filters = catalog.Filters.parse(request.args)
     page = catalog.search(filters)
@@ -50,6 +52,7 @@ def catalogue():
 
 
 @bp.route("/desa/<slug>/produk")
+@shared
 def shop(slug: str):
     village = active_village_or_404(slug)
     filters = catalog.Filters.parse(request.args)
@@ -81,6 +84,7 @@ def _more_url(page: catalog.Page, endpoint: str, **values) -> str | None:
 
 @bp.route("/produk/<int:product_id>")
 @bp.route("/produk/<int:product_id>-<slug>")
+@shared
 def product(product_id: int, slug: str | None = None):
     item = catalog.published_product(product_id)
     if item is None:

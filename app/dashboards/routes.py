@@ -39,6 +39,7 @@ from app.models.profile import (
     ProjectPhoto,
     VillageProfile,
 )
+from app.pagecache import shared
 from app.regions import names_of, with_ancestors
 from app.stats import figures
 from app.web import active_village_or_404, render, roles_required, send_stored_photo, village_row_or_404
@@ -48,6 +49,7 @@ from app.workflow import local_today
 
 
 @bp.route("/desa/<slug>/")
+@shared
 def profile(slug: str):
     village = active_village_or_404(slug)
     profile = db.session.get(VillageProfile, village.id)

@@ -4,12 +4,14 @@ from sqlalchemy import or_, select
 from app.domain.storage import PhotoStore
 from app.extensions import db
 from app.models import Region, Village
+from app.pagecache import shared
 from app.public import bp
 from app.regions import names_of, with_ancestors
 from app.web import active_village_or_404, render
 
 
 @bp.route("/")
+@shared
 def home():
     q = (request.args.get("q") or "").strip()
     stmt = select(Village).where(Village.active.is_(True))

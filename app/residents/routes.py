@@ -22,6 +22,7 @@ from app.domain.text import mask_name
 from app.domain.tracking import normalize_tracking_code
 from app.extensions import db, limiter
 from app.models import Service, ServiceRequest, Village
+from app.pagecache import shared
 from app.residents import bp, intake
 from app.residents.forms import (
     FIELD_PREFIX,
@@ -70,6 +71,7 @@ def _not_modified(etag: str):
 
 
 @bp.route("/desa/<slug>/layanan")
+@shared
 def services(slug: str):
     village = active_village_or_404(slug)
     rows = db.session.scalars(
@@ -297,6 +299,7 @@ def track_form():
 
 @bp.route("/lacak/<code>")
 @limiter.limit(_miss_limit, deduct_when=lambda response: response.status_code == 404)
+@shared
 def track(code: str):
     try:
         canonical = normalize_tracking_code(code)
