@@ -19,7 +19,9 @@ from app.models import Village
 from app.models.bumdes import CANCELLED, CATEGORY_KEYS, DONE, Bumdes, Order, Product, bumdes_villages
 from app.regions import names_of
 
-PAGE_SIZE = 20
+# Twelve cards fill two phone screens; their thumbnails keep the first visit under 50 KB. More load
+# as the list is scrolled (or with the "Muat lagi" link without JavaScript).
+PAGE_SIZE = 12
 FEED_PAGE_SIZE = 100
 SORTS = ("baru", "termurah", "termahal")
 MAX_QUERY_WORDS = 5
