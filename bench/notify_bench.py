@@ -4,7 +4,8 @@ Writes 10,000 outbox rows (100 requests x 100 status messages), starts two real 
 (`flask --app wsgi jobs worker`), relays the outbox to Redis the way the sweep does, and times
 each message's arrival at a local HTTP gateway (the generic JSON webhook adapter). Prints
 messages per second and end-to-end latency percentiles (from the moment the rows were
-committed), and writes bench/results/notify.json. Not run by the tests.
+committed), and writes bench/results/notify.json. Not run by the tests. `--worker-class fork`
+starts `jobs worker --fork` (a work-horse forked per job) for comparison.
 
     .venv/bin/python bench/notify_bench.py
     NOTIFY_BENCH_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/scratch \\
@@ -76,7 +77,10 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument(
-        "--worker-class", choices=("fork", "simple"), default="simple", help="rq Worker or SimpleWorker"
+        "--worker-class",
+        choices=("fork", "simple"),
+        default="simple",
+        help="simple: jobs in the worker process (the default of `jobs worker`); fork: `jobs worker --fork`",
     )
     args = parser.parse_args()
 
@@ -160,11 +164,10 @@ def main() -> None:
         db.engine.dispose()
 
         env = {**os.environ, "NOTIFY_SWEEP_SECONDS": "3600"}  # the bench relays; the cron sweep stays idle
-        if args.worker_class == "simple":
-            env["JOBS_SIMPLE_WORKER"] = "1"
+        mode = "--fork" if args.worker_class == "fork" else "--no-fork"
         workers = [
             subprocess.Popen(
-                [FLASK, "--app", "wsgi", "jobs", "worker", "high"],
+                [FLASK, "--app", "wsgi", "jobs", "worker", mode, "high"],
                 cwd=ROOT,
                 env=env,
                 stdout=subprocess.DEVNULL,

@@ -1,17 +1,19 @@
 """Soak: a mixed load against gunicorn + PostgreSQL + Redis + rq workers, then count what was lost.
 
 Residents submit requests (with photos) and track them, buyers browse and order, officials work
-the queue, notifications flow through the outbox to rq workers and the simulator gateway. When
-the time is up the load stops, the queue drains, and the script counts:
+the queue, notifications flow through the outbox to rq workers (`flask --app wsgi jobs worker`, as
+the Procfile runs them) and the simulator gateway. When the time is up the load stops, the script
+waits for the outbox to drain (up to --drain-seconds, printing progress), and counts:
 
 - every request a resident got a receipt for is stored (lost = 0),
-- every notification reached a final state, none delivered twice on a channel, none left behind,
+- every notification settled (delivered, cancelled or failed for good), none delivered twice on a
+  channel; any still pending after the drain wait fails the run,
 - responses with a 5xx status (must be 0),
-- RSS of the gunicorn workers over time (must stay flat after warm-up).
+- RSS of the gunicorn workers and of the rq workers over time (must stay flat after warm-up).
 
     .venv/bin/python -m bench.soak --seconds 600
 
-It prints the counts and writes bench/results/soak.json. The PostgreSQL database named by
+It prints the counts and writes bench/results/soak.json; the exit status is 1 when a check fails. The PostgreSQL database named by
 SOAK_PG_URL is dropped and rebuilt; SOAK_REDIS_URL's database is flushed.
 """
 
@@ -87,12 +89,13 @@ def _photo() -> bytes:
 class Stack:
     """gunicorn and rq workers of the app, on a fresh database and Redis database."""
 
-    def __init__(self, workers: int, rq_workers: int):
+    def __init__(self, workers: int, rq_workers: int, rq_fork: bool = False):
         self.folder = Path(tempfile.mkdtemp(prefix="balai-soak-"))
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.workers = workers
         self.rq_workers = rq_workers
+        self.rq_fork = rq_fork
         self.processes: list[subprocess.Popen] = []
         self.logs: list = []
 
@@ -135,8 +138,11 @@ class Stack:
             ],
             "gunicorn",
         )
+        worker = [str(bin_dir / "flask"), "--app", "wsgi", "jobs", "worker"]
+        if self.rq_fork:
+            worker.append("--fork")
         for n in range(self.rq_workers):
-            self._spawn([str(bin_dir / "flask"), "--app", "wsgi", "jobs", "worker"], f"worker{n}")
+            self._spawn(worker, f"worker{n}")
         for _ in range(200):
             try:
                 if requests.get(self.url + "/healthz", timeout=2).status_code == 200:
@@ -164,9 +170,17 @@ class Stack:
                 stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
                 if int(stat[1]) != master:
                     continue
-                for line in (entry / "status").read_text().splitlines():
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1])
+                total += _rss(entry)
+            except (OSError, ValueError, IndexError):
+                continue
+        return total
+
+    def rq_worker_rss(self) -> int:
+        """Summed RSS in KB of the rq worker processes (where their jobs run, unless they fork)."""
+        total = 0
+        for process in self.processes[1:]:
+            try:
+                total += _rss(Path(f"/proc/{process.pid}"))
             except (OSError, ValueError, IndexError):
                 continue
         return total
@@ -182,6 +196,13 @@ class Stack:
                 process.kill()
         for log in self.logs:
             log.close()
+
+
+def _rss(proc: Path) -> int:
+    for line in (proc / "status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
 
 
 class Tally:
@@ -366,16 +387,39 @@ def _notification_counts() -> dict:
     }
 
 
-def _drain(timeout: float) -> dict:
-    deadline = time.monotonic() + timeout
+def _pending(by_state: dict) -> int:
+    return sum(n for state, n in by_state.items() if state not in SETTLED)
+
+
+def _drain(timeout: float) -> tuple[dict, int, float]:
+    """Wait (up to ``timeout`` seconds) until every notification has settled, printing progress.
+
+    Returns the final counts, the number pending when the wait began, and the seconds it took.
+    """
+    started = time.monotonic()
     counts = _notification_counts()
-    while time.monotonic() < deadline:
-        counts = _notification_counts()
-        pending = sum(n for state, n in counts["by_state"].items() if state not in SETTLED)
-        if pending == 0:
+    at_start = _pending(counts["by_state"])
+    last_print = -10.0
+    while True:
+        pending = _pending(counts["by_state"])
+        waited = time.monotonic() - started
+        if pending == 0 or waited >= timeout:
             break
+        if waited - last_print >= 10:
+            unsettled = {state: n for state, n in sorted(counts["by_state"].items()) if state not in SETTLED}
+            print(f"  draining the outbox: {pending} pending {unsettled} after {waited:.0f} s", flush=True)
+            last_print = waited
         time.sleep(2)
-    return counts
+        counts = _notification_counts()
+    return counts, at_start, time.monotonic() - started
+
+
+def _flat(samples: list[tuple[float, int]], seconds: int) -> tuple[list[int], bool]:
+    """RSS samples after the warm-up (the first fifth of the run), and whether they stayed flat."""
+    warm = [kb for t, kb in samples if t >= seconds * 0.2] or [kb for _t, kb in samples]
+    if not warm:
+        return warm, False
+    return warm, warm[-1] - warm[0] <= max(0.15 * warm[0], 30_000)
 
 
 def main() -> int:
@@ -384,12 +428,18 @@ def main() -> int:
     parser.add_argument("--residents", type=int, default=6)
     parser.add_argument("--buyers", type=int, default=3)
     parser.add_argument("--workers", type=int, default=3, help="gunicorn workers")
-    parser.add_argument("--rq-workers", type=int, default=2)
+    parser.add_argument("--rq-workers", type=int, default=2, help="rq worker processes (one per core)")
+    parser.add_argument("--rq-fork", action="store_true", help="run them as `jobs worker --fork`")
+    parser.add_argument(
+        "--drain-seconds", type=int, default=300, help="how long to wait for the outbox after the load"
+    )
     args = parser.parse_args()
 
-    stack = Stack(args.workers, args.rq_workers)
+    stack = Stack(args.workers, args.rq_workers, args.rq_fork)
+    mode = "forking a work-horse per job" if args.rq_fork else "jobs in the worker process"
     print(
-        f"seeding {PG_URL.rsplit('/', 1)[-1]} and starting gunicorn + {args.rq_workers} rq workers ...",
+        f"seeding {PG_URL.rsplit('/', 1)[-1]} and starting gunicorn + {args.rq_workers} rq workers "
+        f"({mode}) ...",
         flush=True,
     )
     stack.start()
@@ -402,18 +452,32 @@ def main() -> int:
         threading.Thread(target=official, args=(stack.url, email, tally, stop)) for email in OFFICIALS
     ]
     rss: list[tuple[float, int]] = []
+    rq_rss: list[tuple[float, int]] = []
     started = time.monotonic()
+    next_report = 60.0
     try:
         for thread in threads:
             thread.start()
-        while time.monotonic() - started < args.seconds:
-            rss.append((round(time.monotonic() - started, 1), stack.gunicorn_worker_rss()))
+        while (elapsed := time.monotonic() - started) < args.seconds:
+            rss.append((round(elapsed, 1), stack.gunicorn_worker_rss()))
+            rq_rss.append((round(elapsed, 1), stack.rq_worker_rss()))
+            if elapsed >= next_report:
+                print(
+                    f"  {elapsed:.0f} s: {len(tally.receipts)} requests submitted, "
+                    f"{_pending(_notification_counts()['by_state'])} notifications pending, "
+                    f"5xx {len(tally.server_errors)}",
+                    flush=True,
+                )
+                next_report += 60
             time.sleep(min(5, max(args.seconds - (time.monotonic() - started), 0.1)))
         stop.set()
         for thread in threads:
             thread.join(120)
         rss.append((round(time.monotonic() - started, 1), stack.gunicorn_worker_rss()))
-        notifications = _drain(120)
+        rq_rss.append((round(time.monotonic() - started, 1), stack.rq_worker_rss()))
+        print("load stopped; waiting for the outbox to drain ...", flush=True)
+        notifications, pending_at_stop, drain_seconds = _drain(args.drain_seconds)
+        rq_rss.append((round(time.monotonic() - started, 1), stack.rq_worker_rss()))
         stored = set()
         if tally.receipts:
             stored = {
@@ -428,10 +492,9 @@ def main() -> int:
         stack.stop()
 
     lost = sorted(set(tally.receipts) - stored)
-    pending = sum(n for state, n in notifications["by_state"].items() if state not in SETTLED)
-    warm = [kb for t, kb in rss if t >= args.seconds * 0.2] or [kb for _t, kb in rss]
-    growth = (warm[-1] - warm[0]) if warm else 0
-    flat = growth <= max(0.15 * warm[0], 30_000) if warm else False
+    pending = _pending(notifications["by_state"])
+    warm, flat = _flat(rss, args.seconds)
+    rq_warm, rq_flat = _flat(rq_rss, args.seconds)
     result = {
         "seconds": args.seconds,
         "requests_submitted": len(tally.receipts),
@@ -442,7 +505,11 @@ def main() -> int:
         "responses": dict(sorted(tally.statuses.items())),
         "responses_5xx": len(tally.server_errors),
         "server_errors": tally.server_errors[:20],
+        "rq_workers": args.rq_workers,
+        "rq_fork": args.rq_fork,
         "notifications": notifications["by_state"],
+        "notifications_pending_at_load_stop": pending_at_stop,
+        "drain_seconds": round(drain_seconds, 1),
         "notifications_pending": pending,
         "notifications_delivered_twice": notifications["duplicates"],
         "notifications_delivered_without_a_delivery": notifications["delivered_without_delivery"],
@@ -453,6 +520,13 @@ def main() -> int:
             "samples": rss,
         },
         "memory_flat": flat,
+        "rq_worker_rss_kb": {
+            "after_warmup": rq_warm[0] if rq_warm else None,
+            "end": rq_warm[-1] if rq_warm else None,
+            "max": max(kb for _t, kb in rq_rss) if rq_rss else None,
+            "samples": rq_rss,
+        },
+        "rq_memory_flat": rq_flat,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "soak.json").write_text(json.dumps(result, indent=2) + "\n")
@@ -463,15 +537,33 @@ def main() -> int:
     print(f"  orders placed {tally.orders}, official actions {tally.actions}")
     print(f"  responses {dict(sorted(tally.statuses.items()))}, 5xx {len(tally.server_errors)}")
     print(
-        f"  notifications {notifications['by_state']}, pending {pending}, "
-        f"delivered twice {notifications['duplicates']}"
+        f"  notifications {dict(sorted(notifications['by_state'].items()))}, "
+        f"pending at load stop {pending_at_stop}, drained in {drain_seconds:.0f} s"
+    )
+    print(
+        f"  notifications pending after the drain wait {pending}, "
+        f"delivered twice {notifications['duplicates']}, "
+        f"delivered without a delivery {notifications['delivered_without_delivery']}"
     )
     print(
         f"  gunicorn workers RSS after warm-up {warm[0] if warm else '?'} KB, end {warm[-1] if warm else '?'} KB, flat {flat}"
     )
+    print(
+        f"  rq workers RSS after warm-up {rq_warm[0] if rq_warm else '?'} KB, "
+        f"end {rq_warm[-1] if rq_warm else '?'} KB, flat {rq_flat}"
+    )
     print(f"  written to {RESULTS / 'soak.json'}")
-    ok = not lost and not tally.server_errors and pending == 0 and notifications["duplicates"] == 0 and flat
-    return 0 if ok else 1
+    failures = {
+        "requests lost": bool(lost),
+        "5xx responses": bool(tally.server_errors),
+        "notifications pending": pending > 0,
+        "notifications delivered twice": notifications["duplicates"] > 0,
+        "gunicorn memory grew": not flat,
+        "rq worker memory grew": not rq_flat,
+    }
+    failed = [what for what, bad in failures.items() if bad]
+    print("soak: FAILED (" + ", ".join(failed) + ")" if failed else "soak: OK")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

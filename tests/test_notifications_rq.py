@@ -1,7 +1,8 @@
 """Notifications with a real Redis and real rq worker processes (`flask --app wsgi jobs worker`).
 
 rq's synchronous mode never applies Retry, so retries, the outbox sweep after a Redis outage and
-a worker killed mid-job are tried here with the worker the Procfile starts.
+a worker killed mid-job are tried here with the worker the Procfile starts (jobs in the worker
+process; the kill is also tried with `--fork`'s work-horse). Timeouts: tests/test_jobs_worker.py.
 """
 
 from __future__ import annotations
@@ -108,7 +109,7 @@ class Worker:
         return self
 
     def children(self) -> list[int]:
-        """Processes this worker forked (its work-horse and its cron process), from /proc."""
+        """Processes this worker forked (rq's scheduler, the cron process, a work-horse), from /proc."""
         found = []
         for entry in Path("/proc").iterdir():
             if entry.name.isdigit():
@@ -272,18 +273,19 @@ def test_failed_jobs_are_listed_for_a_superadmin_who_can_retry_them(
     assert failed.count == 0 and len(wa.delivered) == 1
 
 
-def test_a_worker_killed_mid_job_still_delivers_exactly_once(app, queued, workers):
+@pytest.mark.parametrize("fork", [False, True], ids=["in-process", "forked-horse"])
+def test_a_worker_killed_mid_job_still_delivers_exactly_once(app, queued, workers, fork):
     with Gateway(delay_first=4) as wa:
         village, service = make_village()
         set_channels(village, whatsapp="webhook", whatsapp_url=wa.url)
         submit(village, service)
         db.session.commit()
         [n] = db.session.scalars(select(Notification)).all()
-        first = workers(queued)
+        first = workers(queued, JOBS_FORK="1" if fork else None)
         wait_until(lambda: len(wa.requests) == 1)
-        first.kill()  # the work-horse dies waiting for the gateway's answer
+        first.kill()  # the worker (and its work-horse, if it forks) dies waiting for the gateway's answer
         assert state_of(n.id) == "sending"
-        workers(queued)  # a restarted worker: its sweep finds the expired lease
+        workers(queued, JOBS_FORK="1" if fork else None)  # restarted: its sweep finds the expired lease
         wait_until(lambda: state_of(n.id) == DELIVERED, timeout=90)
     [d] = db.session.get(Notification, n.id).deliveries
     assert d.attempts == 2 and d.state == DELIVERED

@@ -62,9 +62,19 @@ jobs_cli = AppGroup("jobs", help="Background jobs.")
 
 @jobs_cli.command("worker")
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+@click.option(
+    "--fork/--no-fork",
+    default=None,
+    help="Run each job in a forked work-horse (rq's Worker) instead of in this process; "
+    "the default comes from JOBS_FORK (off).",
+)
 @click.argument("queues", nargs=-1)
-def jobs_worker(burst: bool, queues: tuple[str, ...]) -> None:
-    """Run an rq worker on the high, default and low queues (needs REDIS_URL)."""
+def jobs_worker(burst: bool, fork: bool | None, queues: tuple[str, ...]) -> None:
+    """Run an rq worker on the high, default and low queues (needs REDIS_URL).
+
+    Jobs run in the worker process itself (rq's SimpleWorker), many times faster for short jobs;
+    --fork (or JOBS_FORK=1) forks a work-horse per job. Run several workers for more throughput.
+    """
     from flask import current_app
 
     from app.jobs import QUEUES, run_worker
@@ -73,7 +83,7 @@ def jobs_worker(burst: bool, queues: tuple[str, ...]) -> None:
         raise click.ClickException(
             "REDIS_URL belum diatur; tanpa Redis pekerjaan berjalan di dalam proses web."
         )
-    run_worker(current_app._get_current_object(), tuple(queues) or QUEUES, burst=burst)
+    run_worker(current_app._get_current_object(), tuple(queues) or QUEUES, burst=burst, fork=fork)
 
 
 def register(app: Flask) -> None:

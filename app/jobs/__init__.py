@@ -1,13 +1,14 @@
 """Background jobs: rq queues when REDIS_URL is set, otherwise in-process after the commit.
 
-Jobs are named by dotted path and take plain ids, never ORM objects, so a forked rq work-horse
-loads fresh rows through its own database connections. Periodic work (the outbox sweep, digests,
+Jobs are named by dotted path and take plain ids, never ORM objects, so each run loads fresh rows
+(in the worker process, or in a forked rq work-horse under ``jobs worker --fork``). Periodic work (the outbox sweep, digests,
 clean-up) is registered in ``PERIODIC`` and run by rq's cron scheduler inside ``jobs worker``, or by
 a small thread in the web process when there is no Redis (the embedded default).
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import os
@@ -187,41 +188,136 @@ event.listen(Session, "after_commit", _dispatch)
 event.listen(Session, "after_soft_rollback", _discard)
 
 
-def run_worker(app: Flask, queues: tuple[str, ...] = QUEUES, burst: bool = False, cron: bool = True) -> None:
+def run_worker(
+    app: Flask,
+    queues: tuple[str, ...] = QUEUES,
+    burst: bool = False,
+    cron: bool = True,
+    fork: bool | None = None,
+) -> None:
     """Run an rq worker (with rq's scheduler for retries, and the cron process for periodic work).
 
-    By default each job runs in a forked work-horse (rq's isolation). JOBS_SIMPLE_WORKER=1 runs
-    jobs in the worker process itself: warm connection pool and compiled-query cache, many times
-    the throughput for short jobs such as sending a message (see bench/notify_bench.py).
+    By default jobs run in the worker process itself (rq's SimpleWorker): a warm connection pool,
+    compiled-query cache and imported gateways make a short job such as sending a message many
+    times cheaper than in a freshly forked work-horse (see bench/notify_bench.py). ``fork=True``
+    (``jobs worker --fork``, or JOBS_FORK=1) keeps rq's forking Worker, one work-horse per job.
+
+    Either way a job that outlives its timeout is interrupted by rq's alarm (SIGALRM raises
+    JobTimeoutException in the job, which fails it and lets its Retry run), and a worker killed
+    mid-job loses nothing: the job's notification lease runs out and the sweep hands it over again.
+    Without a work-horse to kill, a job still running JOBS_TIMEOUT_GRACE seconds (default 60, as
+    rq's forking worker waits before killing its horse) after its timeout stops the whole worker
+    with exit status 1, for its process manager to start a fresh one (see ``_Watchdog``).
     """
-    from rq import SimpleWorker, Worker
+    from rq import Queue, SimpleWorker, Worker
 
-    simple = bool(app.config.get("JOBS_SIMPLE_WORKER") or os.environ.get("JOBS_SIMPLE_WORKER"))
+    if fork is None:
+        fork = _flag(app.config.get("JOBS_FORK", os.environ.get("JOBS_FORK")))
     parent = os.getpid()
+    watchdog = None if fork else _Watchdog(_grace(app))
 
-    class AppWorker(SimpleWorker if simple else Worker):
+    class AppWorker(Worker if fork else SimpleWorker):
         def perform_job(self, job, queue, *args, **kwargs):
             with app.app_context():
                 if os.getpid() != parent:
                     # A forked work-horse drops (without closing) the pool inherited from the
                     # parent, so it opens its own connections and never shares a socket.
                     db.engine.dispose(close=False)
+                if watchdog is not None:
+                    watchdog.arm(job.description or job.id, job.timeout or Queue.DEFAULT_TIMEOUT)
                 try:
                     return super().perform_job(job, queue, *args, **kwargs)
                 finally:
+                    if watchdog is not None:
+                        watchdog.disarm()
+                    # Back to the pool, rolled back; a connection a timeout left half-way through
+                    # a query fails that reset and is thrown away (and pool_pre_ping checks the rest).
                     db.session.remove()
 
     for module in PRELOAD:
         importlib.import_module(module)
     url = app.config["REDIS_URL"]
     cron_process = start_cron_process(url) if cron and not burst and PERIODIC else None
+    worker = AppWorker(list(queues), connection=redis_connection(url))
+    log.info(
+        "jobs worker on %s: %s",
+        ", ".join(queues),
+        "a forked work-horse per job" if fork else "jobs run in this process",
+    )
+    if watchdog is not None:
+        watchdog.start(worker, cron_process)
     try:
-        worker = AppWorker(list(queues), connection=redis_connection(url))
         worker.work(burst=burst, with_scheduler=True)
     finally:
+        if watchdog is not None:
+            watchdog.stop()
         if cron_process is not None and cron_process.is_alive():
             cron_process.terminate()
             cron_process.join(5)
+
+
+def _flag(value) -> bool:
+    return str(value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _grace(app: Flask) -> float:
+    return float(app.config.get("JOBS_TIMEOUT_GRACE", os.environ.get("JOBS_TIMEOUT_GRACE", "60")))
+
+
+class _Watchdog:
+    """Stops a non-forking worker whose job ran ``grace`` seconds past its timeout.
+
+    rq's alarm normally ends such a job at its timeout. If it did not (a call stuck in C code that
+    never returns to Python, a job that swallowed JobTimeoutException), the job can only be stopped
+    with the process that runs it: this thread stops rq's scheduler and the cron process, then
+    exits with status 1, so the process manager (systemd, supervisor, the platform running the
+    Procfile) starts a fresh worker. What the job was doing is not lost: its notification keeps a
+    lease that runs out, and the sweep hands it over again; rq sees the job abandoned.
+    """
+
+    def __init__(self, grace: float):
+        self.grace = grace
+        self.deadline: float | None = None
+        self.job = ""
+        self.timeout = 0
+        self._stopped = threading.Event()
+
+    def arm(self, job: str, timeout: int) -> None:
+        self.job, self.timeout = job, timeout
+        self.deadline = None if timeout == -1 else time.monotonic() + timeout + self.grace
+
+    def disarm(self) -> None:
+        self.deadline = None
+
+    def start(self, worker, cron_process) -> None:
+        self._worker = worker
+        self._cron_process = cron_process
+        threading.Thread(target=self._watch, name="balai-job-watchdog", daemon=True).start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+    def _watch(self) -> None:
+        while not self._stopped.wait(1.0):
+            deadline = self.deadline
+            if deadline is not None and time.monotonic() > deadline:
+                self._expire()
+
+    def _expire(self) -> None:
+        log.error(
+            "job %s is still running %d s after its %d s timeout; stopping this worker "
+            "so that a fresh one takes over",
+            self.job,
+            self.grace,
+            self.timeout,
+        )
+        scheduler = getattr(self._worker, "scheduler", None)
+        for process in (getattr(scheduler, "_process", None), self._cron_process):
+            with contextlib.suppress(Exception):  # exiting matters more than tidying up
+                if process is not None and process.is_alive():
+                    process.terminate()
+        logging.shutdown()
+        os._exit(1)
 
 
 # --- periodic work under rq ------------------------------------------------------------------
