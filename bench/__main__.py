@@ -1,6 +1,6 @@
 """`make bench`: every bench, each in its own process with a time limit, then one summary table.
 
-Runs this area's benches (page weights, paint, load) and the other areas' bench scripts found in
+Runs this area's benches (page weights, paint, load, Lighthouse) and the other areas' bench scripts found in
 bench/ (queue, notifications, catalogue, dashboard). A bench that fails or runs out of time is
 reported and the rest still run. Each writes its JSON to bench/results/.
 
@@ -19,7 +19,7 @@ from pathlib import Path
 from bench.support import RESULTS, ROOT, machine, table
 
 BENCH = Path(__file__).resolve().parent
-OURS = ("page_weights", "paint", "load")
+OURS = ("page_weights", "paint", "load", "lighthouse")
 OTHERS = ("queue_bench", "notify_bench", "catalog_bench", "dashboard_bench")
 
 
@@ -69,6 +69,18 @@ def summary_rows() -> list[list]:
                     p["status"],
                 ]
             )
+    lighthouse = _load("lighthouse")
+    if lighthouse:
+        for p in lighthouse["pages"]:
+            if "scores" not in p:
+                rows.append(["Lighthouse", p["page"], p["status"], "-"])
+                continue
+            s, m = p["scores"], p["metrics"]
+            figure = (
+                f"perf {s.get('performance')}, a11y {s.get('accessibility')}; FCP {m['fcp_ms']} ms, "
+                f"LCP {m['lcp_ms']} ms, TBT {m['tbt_ms']} ms, CLS {m['cls']}"
+            )
+            rows.append(["Lighthouse", p["page"], figure, p["status"]])
     load = _load("load")
     if load:
         for r in load["rows"]:
