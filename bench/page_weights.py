@@ -18,7 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.support import Page, Server, get, resident_pages, sqlite_url, table, write_result
+from bench.support import Page, Server, browser_cookies, get, resident_pages, sqlite_url, table, write_result
 
 KB = 1024
 BUDGETS = {
@@ -56,8 +56,7 @@ IMAGES_JS = """() => Array.from(document.images).map(img => {
 def weigh(browser, server: Server, page: Page) -> dict:
     context = browser.new_context(**PHONE)
     if page.cookie:
-        name, _, value = page.cookie.partition(";")[0].partition("=")
-        context.add_cookies([{"name": name, "value": value, "url": server.base_url}])
+        context.add_cookies(browser_cookies(page, server.base_url))
     requests: list[dict] = []
 
     def finished(request):

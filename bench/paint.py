@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 from bench.page_weights import CHROMIUM, CHROMIUM_ARGS, PHONE
-from bench.support import Page, Server, resident_pages, sqlite_url, table, write_result
+from bench.support import Page, Server, browser_cookies, resident_pages, sqlite_url, table, write_result
 
 RUNS = 3
 KBPS = 400
@@ -61,8 +61,7 @@ def throttle(context, tab) -> None:
 def measure(browser, server: Server, page: Page) -> dict:
     context = browser.new_context(**PHONE)
     if page.cookie:
-        name, _, value = page.cookie.partition(";")[0].partition("=")
-        context.add_cookies([{"name": name, "value": value, "url": server.base_url}])
+        context.add_cookies(browser_cookies(page, server.base_url))
     try:
         tab = context.new_page()
         throttle(context, tab)

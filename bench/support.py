@@ -313,6 +313,17 @@ def resident_pages(server: Server) -> list[Page]:
     return pages
 
 
+def browser_cookies(page: Page, base_url: str) -> list[dict]:
+    """The page's cookies (its session) for a browser context, without the CSS one: a first visit
+    must not claim to hold the stylesheet already."""
+    cookies = []
+    for part in page.cookie.split(";"):
+        name, _, value = part.strip().partition("=")
+        if name and name != "css":
+            cookies.append({"name": name, "value": value, "url": base_url})
+    return cookies
+
+
 PRODUCT_LINK = re.compile(r'href="(/produk/\d+-[^"/?#]+)"')
 
 
