@@ -64,7 +64,7 @@ class Config:
     TESTING = False
     # Public pages for visitors without a session, kept per web process this long at most; a change
     # of data on the same machine drops them at once (app/pagecache.py). 0 turns the cache off.
-    PAGE_CACHE_SECONDS = float(os.environ.get("PAGE_CACHE_SECONDS", "5") or 0)
+    PAGE_CACHE_SECONDS = float(os.environ.get("PAGE_CACHE_SECONDS", "15") or 0)
     PAGE_CACHE_ENTRIES = 512
     # How many reverse proxies (nginx, a load balancer) stand in front of gunicorn; 0 when none.
     PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0") or 0)

@@ -4,7 +4,7 @@ The tracking page, the service list and the catalogue are what a poster's QR cod
 link bring hundreds of phones to at once. For a visitor who carries no session (no login, no
 form sent yet) such a page is the same bytes for everyone who asks the same way, so each web
 process keeps the finished response (compressed, headers and all) for ``PAGE_CACHE_SECONDS``
-(5 s by default) and serves repeats without entering Flask: no session, no database, no template.
+(15 s by default) and serves repeats without entering Flask: no session, no database, no template.
 
 What keeps it correct:
 
@@ -290,7 +290,7 @@ def _matches(if_none_match: str, etag: str) -> bool:
 def init_app(app: Flask) -> None:
     """Put the micro-cache in front of the app (outermost), unless PAGE_CACHE_SECONDS is 0."""
     app.jinja_env.globals["session_csrf_token"] = session_csrf_token
-    seconds = float(app.config.get("PAGE_CACHE_SECONDS", 5) or 0)
+    seconds = float(app.config.get("PAGE_CACHE_SECONDS", 15) or 0)
     if seconds <= 0:
         return
     from app.caching import CSS_COOKIE
@@ -318,7 +318,9 @@ def _changed(session, *_):
 
 
 def _executed(state) -> None:
-    # session.execute(update(...)), insert, delete or text(): no flush happens, but data changes.
+    # session.execute(update(...)), insert, delete or text(): no flush happens, but data may change.
+    # (Never invoke the statement here: the first listener to return a result would silence the
+    # others, such as the audit trail's guard against bulk changes.)
     if not state.is_select:
         _changed(state.session)
 
