@@ -47,7 +47,8 @@ BLOCKING_JS = """() => performance.getEntriesByType('resource')
   .filter(e => e.renderBlockingStatus === 'blocking').map(e => e.name)"""
 IMAGES_JS = """() => Array.from(document.images).map(img => {
   const r = img.getBoundingClientRect();
-  return {src: img.currentSrc || img.src, lazy: img.loading === 'lazy',
+  // data-src: a picture balai.js loads only when the phone scrolls near it (lazier than lazy).
+  return {src: img.currentSrc || img.src || img.dataset.src, lazy: img.loading === 'lazy' || img.hasAttribute('data-src'),
           sized: img.hasAttribute('width') && img.hasAttribute('height'),
           below: r.top > window.innerHeight, natural: img.naturalWidth, shown: Math.round(r.width)};
 })"""

@@ -495,3 +495,17 @@ def test_feeds_page_through_large_catalogues(app, client, demo):
         == db.session.scalar(select(func.count()).where(Product.published.is_(True)))
     )
     assert second["next"] is None
+
+
+def test_cards_past_the_first_screen_load_their_picture_only_when_scrolled_near(app, client, demo):
+    body = page_of(client, "/produk")
+    cards = re.findall(r'<li class="pcard">(.*?)</li>', body, re.S)
+    assert len(cards) > 4
+    for card in cards[:4]:
+        assert re.search(r'<img src="/produk/foto/\d+/320"[^>]*loading="lazy"', card)
+    for card in cards[4:]:
+        if "noimg" in card:
+            continue
+        assert re.search(r'<img data-src="/produk/foto/\d+/320"', card)
+        # without JavaScript, the browser's own lazy loading takes over
+        assert re.search(r'<noscript><img src="/produk/foto/\d+/320"[^>]*loading="lazy"', card)
