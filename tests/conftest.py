@@ -224,3 +224,17 @@ def redis_url():
 
 def is_postgres() -> bool:
     return _url(DATABASE_URL).startswith("postgresql")
+
+
+def child_pids(pid: int) -> list[int]:
+    """The processes ``pid`` forked (rq's scheduler, the cron process, a work-horse), from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found

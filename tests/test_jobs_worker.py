@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import child_pids
+
 ROOT = Path(__file__).resolve().parent.parent
 FLASK = str(Path(sys.executable).parent / "flask")
 pytestmark = pytest.mark.redis
@@ -61,19 +63,6 @@ def _alive(pid: int) -> bool:
     except (OSError, IndexError):
         return False
     return state not in ("Z", "X")
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                found.append(int(entry.name))
-    return found
 
 
 def test_a_job_past_its_timeout_is_stopped_and_the_worker_goes_on_with_the_next(app, redis):
@@ -128,7 +117,7 @@ def test_a_job_that_ignores_its_timeout_stops_the_worker_for_a_fresh_one(app, re
             while Job.fetch("stubborn", connection=connection).get_status() != "started":
                 assert time.monotonic() < deadline, "the job never started"
                 time.sleep(0.1)
-            children = _children(worker.pid)  # rq's scheduler and the cron process
+            children = child_pids(worker.pid)  # rq's scheduler and the cron process
             started = time.monotonic()
             status = worker.wait(30)
             stopped_after = time.monotonic() - started

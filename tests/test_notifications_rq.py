@@ -24,7 +24,7 @@ from app.extensions import db
 from app.models import ServiceRequest
 from app.models.notifications import DELIVERED, Delivery, Notification
 from app.workflow import apply_action
-from tests.conftest import csrf_from
+from tests.conftest import child_pids, csrf_from
 from tests.test_notifications_support import (
     Browser,
     Gateway,
@@ -109,17 +109,8 @@ class Worker:
         return self
 
     def children(self) -> list[int]:
-        """Processes this worker forked (rq's scheduler, the cron process, a work-horse), from /proc."""
-        found = []
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                try:
-                    fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-                except OSError:
-                    continue
-                if int(fields[1]) == self.process.pid:
-                    found.append(int(entry.name))
-        return found
+        """Processes this worker forked (rq's scheduler, the cron process, a work-horse)."""
+        return child_pids(self.process.pid)
 
     def kill(self):
         """SIGKILL the worker and everything it forked: no chance to clean up."""
