@@ -112,10 +112,8 @@ class PageCache:
         self.seconds = seconds
         self.max_entries = entries
         self.css_cookie = css_cookie
-        self.stamp_path = stamp_path
         self._stamp = _map_stamp(stamp_path)
         self.hits = 0
-        self.misses = 0
         self._entries: OrderedDict[tuple, _Entry] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -177,7 +175,6 @@ class PageCache:
             if refreshing and entry.expires + self.seconds > time.monotonic():
                 self.hits += 1
                 return self._serve(entry, environ, start_response)
-        self.misses += 1
         return self._fill(key, environ, start_response, generation)
 
     def _serve(self, entry: _Entry, environ, start_response):
