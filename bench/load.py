@@ -1,6 +1,6 @@
 """Server throughput and latency: the tracking page, the service list and the catalogue under load.
 
-gunicorn serves the app as the Procfile does (2 workers, one per core, 4 threads each) on this machine, seeded
+gunicorn serves the app as the Procfile does (gunicorn.conf.py: 2 workers, 4 threads each) on this machine, seeded
 with the demo, once on SQLite and once on PostgreSQL (BENCH_PG_URL, default the balai_h6 database,
 which is dropped and rebuilt). Debian's ``wrk`` opens 32 connections and asks for compressed
 pages as a browser would. Budget: at least 500 requests/s with p99 under 50 ms, each page, each
@@ -21,7 +21,16 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.support import PG_URL, Server, postgres_reachable, resident_pages, sqlite_url, table, write_result
+from bench.support import (
+    PG_URL,
+    Server,
+    gunicorn_settings,
+    postgres_reachable,
+    resident_pages,
+    sqlite_url,
+    table,
+    write_result,
+)
 
 CONNECTIONS = 32
 MIN_RPS = 500
@@ -74,7 +83,7 @@ def settle(url: str) -> None:
         conn.execute("VACUUM ANALYZE")
 
 
-def measure(database: str, url: str, seconds: int, workers: int = 2, threads: int = 4) -> list[dict]:
+def measure(database: str, url: str, seconds: int, workers: int | None, threads: int | None) -> list[dict]:
     rows = []
     with Server(url, workers=workers, threads=threads) as server:
         settle(url)
@@ -100,7 +109,9 @@ def measure(database: str, url: str, seconds: int, workers: int = 2, threads: in
     return rows
 
 
-def run(seconds: int = 10, postgres: bool = True, workers: int = 2, threads: int = 4) -> dict:
+def run(
+    seconds: int = 10, postgres: bool = True, workers: int | None = None, threads: int | None = None
+) -> dict:
     if not shutil.which("wrk"):
         raise SystemExit("wrk is needed: apt-get install -y wrk")
     folder = Path(tempfile.mkdtemp(prefix="balai-load-"))
@@ -111,10 +122,13 @@ def run(seconds: int = 10, postgres: bool = True, workers: int = 2, threads: int
         rows.append(
             {"database": "postgresql", "page": "-", "path": None, "status": f"skipped: no server at {PG_URL}"}
         )
+    conf = gunicorn_settings()
+    workers, threads = workers or conf["workers"], threads or conf["threads"]
+    balanced = ", a socket per worker" if conf.get("reuse_port") else ""
     setup = {
         "connections": CONNECTIONS,
         "seconds": seconds,
-        "gunicorn": f"{workers} workers x {threads} threads",
+        "gunicorn": f"{workers} workers x {threads} threads{balanced}",
         "tool": "wrk",
     }
     return {"setup": setup, "budgets": {"min_rps": MIN_RPS, "max_p99_ms": MAX_P99_MS}, "rows": rows}
@@ -146,8 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--no-postgres", action="store_true")
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--workers", type=int, help="default: as gunicorn.conf.py (the Procfile)")
+    parser.add_argument("--threads", type=int, help="default: as gunicorn.conf.py (the Procfile)")
     args = parser.parse_args(argv)
     data = run(args.seconds, not args.no_postgres, args.workers, args.threads)
     print(report(data))

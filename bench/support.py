@@ -73,6 +73,14 @@ with app.app_context():
 """
 
 
+def gunicorn_settings() -> dict:
+    """What gunicorn.conf.py sets here (workers, threads, reuse_port...), as the Procfile runs it."""
+    import runpy
+
+    names = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    return {k: v for k, v in names.items() if not k.startswith("_") and isinstance(v, (int, str, bool))}
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -84,11 +92,25 @@ def sqlite_url(folder: Path) -> str:
 
 
 def postgres_reachable(url: str = PG_URL) -> bool:
-    try:
-        import psycopg
+    """True when the bench database answers; made first if the server runs but lacks it."""
+    import psycopg
 
-        psycopg.connect(url.replace("+psycopg", ""), connect_timeout=3).close()
-    except Exception:  # any failure means: skip PostgreSQL, and say so
+    dsn = url.replace("+psycopg", "")
+    try:
+        psycopg.connect(dsn, connect_timeout=3).close()
+        return True
+    except psycopg.OperationalError as error:
+        if "does not exist" not in str(error):
+            return False  # no server: skip PostgreSQL, and say so
+    parts = urllib.parse.urlsplit(dsn)
+    name = parts.path.lstrip("/")
+    try:
+        with psycopg.connect(
+            parts._replace(path="/postgres").geturl(), autocommit=True, connect_timeout=3
+        ) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        psycopg.connect(dsn, connect_timeout=3).close()
+    except psycopg.Error:
         return False
     return True
 
@@ -108,8 +130,8 @@ class Server:
     """A gunicorn of the app on a free port of 127.0.0.1, seeded with the demo."""
 
     database_url: str
-    workers: int = 3
-    threads: int = 1
+    workers: int | None = None  # None: as gunicorn.conf.py says (the Procfile's settings)
+    threads: int | None = None
     base_url: str = ""
     facts: dict = field(default_factory=dict)
     process: subprocess.Popen | None = None
@@ -153,10 +175,8 @@ class Server:
         self.process = subprocess.Popen(
             [
                 str(Path(PYTHON).parent / "gunicorn"),
-                "--workers",
-                str(self.workers),
-                "--threads",
-                str(self.threads),
+                *(["--workers", str(self.workers)] if self.workers else []),
+                *(["--threads", str(self.threads)] if self.threads else []),
                 "--bind",
                 f"127.0.0.1:{port}",
                 "--log-level",
