@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qs, unquote, urlparse
+from urllib.parse import parse_qs, unquote, urlencode, urlparse
 
 import pytest
 from sqlalchemy import event, func, select
@@ -96,6 +96,17 @@ def test_search_treats_percent_and_underscore_as_plain_characters(app, client, d
     assert "Belum ada produk yang cocok" in page_of(client, "/produk?q=kopi%25bubuk")
     assert "Belum ada produk yang cocok" in page_of(client, "/produk?q=kopi_robusta")
     assert "Green Bean Robusta" in page_of(client, "/produk?q=12%25")
+
+
+def test_search_words_with_quotes_and_backslashes_are_only_words(app, client, demo):
+    make_product(bumdes_of("hanura"), "Kopi Mak'Inah \\ Spesial")
+    for q in ("mak'inah", "'", "\\", "'; DELETE FROM products; --", "\\'", "x' OR '1'='1"):
+        body = page_of(client, "/produk?" + urlencode({"q": q}))
+        if q in ("mak'inah", "'", "\\"):
+            assert "Kopi Mak&#39;Inah" in body, q
+        else:
+            assert "Belum ada produk yang cocok" in body, q
+    assert "Kakap" in page_of(client, "/produk")  # nothing was deleted
 
 
 def test_category_filter_returns_only_that_category(app, client, demo):

@@ -13,6 +13,7 @@ from sqlalchemy import inspect
 
 from app import create_app
 from app.extensions import db
+from app.models.base import schema_filter
 from tests.conftest import TMP, Config, is_postgres
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -41,7 +42,10 @@ def test_upgrade_builds_the_schema_the_models_describe(fresh_database_url):
         upgrade()
         with db.engine.connect() as conn:
             diff = compare_metadata(
-                MigrationContext.configure(conn, opts={"compare_type": True}), db.metadata
+                MigrationContext.configure(
+                    conn, opts={"compare_type": True, "include_object": schema_filter(conn.dialect.name)}
+                ),
+                db.metadata,
             )
             tables = set(inspect(conn).get_table_names())
         db.engine.dispose()

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, String, and_, bindparam, func, literal_column, or_, select
 from sqlalchemy.orm import contains_eager, selectinload
 
 from app.access import region_prefix_filter
@@ -87,7 +87,11 @@ def search(filters: Filters, *, village_id: int | None = None, limit: int = PAGE
     if village_id is not None:
         stmt = stmt.where(Product.bumdes_id.in_(serving_bumdes_ids(village_id)))
     for word in filters.q.split()[:MAX_QUERY_WORDS]:
-        pattern = "%" + _LIKE_SPECIALS.sub(r"\\\1", word) + "%"
+        # The pattern goes into the SQL as a quoted literal (SQLAlchemy's own quoting), not as a bound
+        # parameter: a statement run often gets a generic plan on PostgreSQL, which cannot know the
+        # word is rare and scans every product newest first instead of the trigram indexes (55 ms
+        # against 0.4 ms for a word nothing matches, over 50,000 products).
+        pattern = bindparam(None, "%" + _LIKE_SPECIALS.sub(r"\\\1", word) + "%", String, literal_execute=True)
         stmt = stmt.where(
             or_(Product.name.ilike(pattern, escape="\\"), Product.description.ilike(pattern, escape="\\"))
         )
@@ -96,7 +100,9 @@ def search(filters: Filters, *, village_id: int | None = None, limit: int = PAGE
     if filters.region:
         stmt = stmt.where(region_prefix_filter(Village.region_code, filters.region))
     stmt = _order_and_seek(stmt, filters)
-    rows = list(db.session.scalars(stmt.limit(limit + 1)).unique())
+    # LIMIT written out too: with it as a parameter, PostgreSQL's generic plan for a statement run
+    # often (from the sixth run on) ignored the trigram indexes again.
+    rows = list(db.session.scalars(stmt.limit(literal_column(str(int(limit) + 1)))).unique())
     more = len(rows) > limit
     rows = rows[:limit]
     return Page(rows, _cursor(rows[-1], filters.sort) if more and rows else None)

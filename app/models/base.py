@@ -28,3 +28,17 @@ class UTCDateTime(TypeDecorator):
         if value is not None and value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value
+
+
+def schema_filter(dialect_name: str):
+    """Alembic's ``include_object`` for ``dialect_name``: model objects made only on another kind
+    of database (``Index(...).ddl_if(dialect=...)``) are not expected there."""
+
+    def include(obj, name, type_, reflected, compare_to) -> bool:
+        ddl_if = getattr(obj, "_ddl_if", None)
+        if reflected or ddl_if is None or not ddl_if.dialect:
+            return True
+        wanted = (ddl_if.dialect,) if isinstance(ddl_if.dialect, str) else tuple(ddl_if.dialect)
+        return dialect_name in wanted
+
+    return include

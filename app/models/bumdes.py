@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
+    DDL,
     Boolean,
     Column,
     ForeignKey,
@@ -14,6 +15,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    event,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -97,6 +99,17 @@ class Product(db.Model):
         # A village's shop and a BUMDes's own list.
         Index("ix_products_village", "village_id", "published", "id"),
         Index("ix_products_bumdes", "bumdes_id", "id"),
+        # Word search (ILIKE '%kopi%') on PostgreSQL: trigram GIN indexes (extension pg_trgm).
+        # SQLite has no such index; it scans, fast enough at a village's or a regency's size.
+        *(
+            Index(
+                f"ix_products_{column}_trgm",
+                column,
+                postgresql_using="gin",
+                postgresql_ops={column: "gin_trgm_ops"},
+            ).ddl_if(dialect="postgresql")
+            for column in ("name", "description")
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -201,3 +214,11 @@ class Order(db.Model):
     @property
     def next_statuses(self) -> tuple[str, ...]:
         return ORDER_NEXT[self.status]
+
+
+# The trigram indexes above need pg_trgm (a trusted extension: the database's owner may create it).
+event.listen(
+    Product.__table__,
+    "before_create",
+    DDL("CREATE EXTENSION IF NOT EXISTS pg_trgm").execute_if(dialect="postgresql"),
+)
