@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Role, User
+from app.uploads import sweep_folder  # also puts the daily sweep on the job schedule
 
 regions_cli = AppGroup("regions", help="The Kemendagri region tree.")
 users_cli = AppGroup("users", help="Accounts.")
@@ -86,8 +87,32 @@ def jobs_worker(burst: bool, fork: bool | None, queues: tuple[str, ...]) -> None
     run_worker(current_app._get_current_object(), tuple(queues) or QUEUES, burst=burst, fork=fork)
 
 
+uploads_cli = AppGroup("uploads", help="Stored photos.")
+
+
+@uploads_cli.command("sweep")
+@click.option("--dry-run", is_flag=True, help="Only count what would be removed.")
+@click.option("--force", is_flag=True, help="Remove even when most old photos look unreferenced.")
+def uploads_sweep(dry_run: bool, force: bool) -> None:
+    """Remove stored photos no row refers to (forms never sent, interrupted writes)."""
+    from flask import current_app
+
+    result = sweep_folder(current_app.config["UPLOAD_DIR"], dry_run=dry_run, force=force)
+    if result.refused:
+        raise click.ClickException(
+            f"Tidak ada yang dihapus: {result.photos} dari {result.photos + result.kept} foto lama tidak "
+            "dirujuk basis data ini. Periksa DATABASE_URL dan UPLOAD_DIR; kalau memang benar, ulangi dengan --force."
+        )
+    verb = "akan dihapus" if dry_run else "dihapus"
+    click.echo(
+        f"{result.photos} foto tanpa pemilik dan {result.leftovers} sisa tulisan gagal {verb}; "
+        f"{result.kept} foto lama masih dipakai."
+    )
+
+
 def register(app: Flask) -> None:
     app.cli.add_command(regions_cli)
     app.cli.add_command(users_cli)
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(jobs_cli)
+    app.cli.add_command(uploads_cli)

@@ -12,6 +12,7 @@ import os
 import re
 import secrets
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from app.domain.errors import N_, DomainError
@@ -108,12 +109,36 @@ class PhotoStore:
         """Remove stored ``name``; a file that is already gone is not an error."""
         self.path(name).unlink(missing_ok=True)
 
+    def files_before(self, cutoff: float) -> Iterator[tuple[str | None, Path]]:
+        """Each file last changed before ``cutoff`` (a timestamp): its stored name, or None for the
+        leftover of a write that never finished."""
+        if not self.root.is_dir():
+            return
+        for first in _folders(self.root):
+            for second in _folders(first):
+                with os.scandir(second) as entries:
+                    for entry in entries:
+                        if not entry.is_file(follow_symlinks=False):
+                            continue
+                        if entry.stat(follow_symlinks=False).st_mtime >= cutoff:
+                            continue
+                        if _NAME_RE.match(entry.name):
+                            yield entry.name, Path(entry.path)
+                        elif entry.name.startswith(".tmp-") and entry.name.endswith(".part"):
+                            yield None, Path(entry.path)
+
     def exists(self, name: str) -> bool:
         """Tell whether ``name`` is a valid stored-photo name with a file behind it."""
         try:
             return self.path(name).is_file()
         except InvalidPhotoName:
             return False
+
+
+def _folders(parent: Path) -> list[Path]:
+    """The two-character shard folders directly under ``parent``."""
+    with os.scandir(parent) as entries:
+        return [Path(e.path) for e in entries if len(e.name) == 2 and e.is_dir(follow_symlinks=False)]
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -1,0 +1,113 @@
+"""Stored photos nothing refers to (forms never sent, interrupted writes) are removed; the rest stay."""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from app import uploads
+from app.domain.storage import PhotoStore
+from app.extensions import db
+from app.jobs import PERIODIC
+from app.models import Attachment, ServiceRequest
+from app.residents import intake
+from tests.test_residents import answers, form_page, hidden_fields, submit, village  # noqa: F401
+
+OLD = time.time() - timedelta(days=4).total_seconds()
+
+
+@pytest.fixture
+def folder(app, tmp_path, monkeypatch):
+    """The app's upload folder, empty, for this test alone."""
+    monkeypatch.setitem(app.config, "UPLOAD_DIR", str(tmp_path / "uploads"))
+    return tmp_path / "uploads"
+
+
+def age(path: Path, when: float = OLD) -> Path:
+    os.utime(path, (when, when))
+    return path
+
+
+def orphans(store: PhotoStore, count: int) -> list[Path]:
+    return [age(store.path(store.save(b"x" * 10, ".jpg"))) for _ in range(count)]
+
+
+def test_a_photo_from_a_form_never_sent_is_removed_once_old(client, village, folder):  # noqa: F811
+    csrf, key = form_page(client)
+    checked = client.post(
+        "/desa/hanura/layanan/domisili", data=answers(csrf, key), content_type="multipart/form-data"
+    )
+    assert checked.status_code == 200  # the check step: photos stored, nothing saved yet
+    left = [p for p in folder.rglob("*") if p.is_file()]
+    assert len(left) == 2
+    assert uploads.sweep_folder(str(folder)) == uploads.Swept(photos=0, leftovers=0, kept=0)
+    assert all(p.exists() for p in left)  # still young: the form may yet be sent
+    for path in left:
+        age(path)
+    assert uploads.sweep_folder(str(folder)).photos == 2
+    assert not any(p.exists() for p in left)
+
+
+def test_photos_of_sent_requests_stay(client, village, folder):  # noqa: F811
+    assert submit(client).status_code == 303
+    req = db.session.scalars(select(ServiceRequest)).one()
+    store = PhotoStore(folder)
+    kept = [age(store.path(a.stored_name)) for a in req.attachments]
+    gone = orphans(store, 1)
+    result = uploads.sweep_folder(str(folder))
+    assert (result.photos, result.kept) == (1, 2)
+    assert all(p.exists() for p in kept)
+    assert not gone[0].exists()
+    assert db.session.scalar(select(Attachment.id).limit(1)) is not None
+
+
+def test_leftovers_of_interrupted_writes_are_removed_and_other_files_left_alone(app, folder):
+    store = PhotoStore(folder)
+    name = store.save(b"x", ".jpg")
+    shard = store.path(name).parent
+    leftover = shard / ".tmp-abc123.part"
+    leftover.write_bytes(b"half")
+    age(leftover)
+    stranger = shard / "README.txt"  # not a name this store makes: never touched
+    stranger.write_text("hi")
+    age(stranger)
+    result = uploads.sweep_folder(str(folder))
+    assert result.leftovers == 1 and not leftover.exists()
+    assert stranger.exists()
+
+
+def test_the_sweep_refuses_when_the_database_seems_the_wrong_one(app, folder, runner):
+    store = PhotoStore(folder)
+    files = orphans(store, uploads.SUSPICIOUS_COUNT)
+    result = uploads.sweep_folder(str(folder))
+    assert result.refused and result.photos == uploads.SUSPICIOUS_COUNT
+    assert all(p.exists() for p in files)  # nothing deleted
+    refused = runner.invoke(args=["uploads", "sweep"])
+    assert refused.exit_code != 0 and "--force" in refused.output
+    assert all(p.exists() for p in files)
+    forced = runner.invoke(args=["uploads", "sweep", "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert not any(p.exists() for p in files)
+
+
+def test_the_command_counts_without_deleting_on_a_dry_run(app, folder, runner):
+    files = orphans(PhotoStore(folder), 3)
+    result = runner.invoke(args=["uploads", "sweep", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "3 foto tanpa pemilik" in result.output and "akan dihapus" in result.output
+    assert all(p.exists() for p in files)
+
+
+def test_the_periodic_job_sweeps_and_reports(app, folder):
+    orphans(PhotoStore(folder), 2)
+    assert "app.uploads.sweep" in {p.path for p in PERIODIC}
+    assert uploads.sweep() == {"photos": 2, "leftovers": 0, "kept": 0, "refused": False}
+
+
+def test_the_grace_period_outlives_a_kept_photo_token():
+    assert uploads.GRACE.total_seconds() > intake.MAX_AGE
