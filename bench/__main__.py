@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from bench.support import RESULTS, ROOT, machine, table
+from bench.support import RESULTS, ROOT, machine, postgres_reachable, table
 
 BENCH = Path(__file__).resolve().parent
 OURS = ("page_weights", "paint", "load", "lighthouse")
 OTHERS = ("queue_bench", "notify_bench", "catalog_bench", "dashboard_bench")
+SCRATCH_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/balai_bench"
 
 
 def command(name: str) -> list[str]:
@@ -29,11 +31,21 @@ def command(name: str) -> list[str]:
     return [sys.executable, str(BENCH / f"{name}.py")]
 
 
+def scratch_env() -> dict:
+    """The other areas' benches fill (and wipe) a scratch PostgreSQL database; make it if need be."""
+    env = dict(os.environ)
+    url = env.get("BENCH_DATABASE_URL") or SCRATCH_PG_URL
+    if postgres_reachable(url):
+        env["BENCH_DATABASE_URL"] = env["BENCH_PG_URL"] = url
+    return env
+
+
 def run_one(name: str, timeout: int) -> dict:
     started = time.monotonic()
     print(f"\n=== {name}", flush=True)
+    env = scratch_env() if name in OTHERS else None
     try:
-        done = subprocess.run(command(name), cwd=ROOT, timeout=timeout, check=False)
+        done = subprocess.run(command(name), cwd=ROOT, timeout=timeout, check=False, env=env)
         outcome = "ok" if done.returncode == 0 else f"exit {done.returncode}"
     except subprocess.TimeoutExpired:
         outcome = f"timed out after {timeout} s"
