@@ -52,8 +52,8 @@ test-postgres: install
 
 # Extract UI strings, merge them into the English catalogue, compile it (Indonesian is the source language).
 translations: install
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k N_ -k lazy_gettext -o app/translations/messages.pot .
-	$(BIN)/pybabel update -i app/translations/messages.pot -d app/translations -l en --no-fuzzy-matching
+	$(BIN)/pybabel extract --no-wrap -F babel.cfg -k _l -k N_ -k lazy_gettext -o app/translations/messages.pot .
+	$(BIN)/pybabel update --no-wrap -i app/translations/messages.pot -d app/translations -l en --no-fuzzy-matching
 	$(BIN)/pybabel compile -d app/translations -l en
 
 bench: install

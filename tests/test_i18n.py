@@ -7,10 +7,11 @@ The Indonesian strings are the msgids; app/translations/en/LC_MESSAGES/messages.
 from __future__ import annotations
 
 import re
+from gettext import GNUTranslations
 from pathlib import Path
 
-from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
+from sqlalchemy import select
 
 TRANSLATIONS = Path(__file__).resolve().parent.parent / "app" / "translations"
 POT = TRANSLATIONS / "messages.pot"
@@ -71,6 +72,20 @@ def test_service_names_from_the_catalogue_are_translated(client, demo):
     assert "Services marked Free cost nothing at all." in html
 
 
+def test_counts_take_the_right_english_plural(app, client, demo):
+    from app.extensions import db
+    from app.models import Service
+
+    service = db.session.scalars(select(Service).where(Service.code == "domisili")).first()
+    service.sla_days = 1
+    db.session.commit()
+    html = client.get("/desa/hanura/layanan?lang=en").get_data(as_text=True)
+    assert "Done in about 1 working day " in html or "Done in about 1 working day<" in html
+    assert "Done in about 1 working days" not in html
+    assert re.search(r"Done in about [2-9]\d* working days", html)
+    assert "1 hari kerja" in client.get("/desa/hanura/layanan?lang=id").get_data(as_text=True)
+
+
 def test_every_msgid_has_an_english_translation():
     template = _catalog(POT)
     english = _catalog(PO)
@@ -106,12 +121,16 @@ def test_compiled_catalogue_matches_the_po():
     mo = PO.with_suffix(".mo")
     assert mo.exists(), "run `.venv/bin/pybabel compile -d app/translations -l en`"
     with mo.open("rb") as fh:
-        compiled = read_mo(fh)
+        compiled = GNUTranslations(fh)  # what the app reads at run time
     stale = []
     for message in _catalog(PO):
         if not message.id or message.fuzzy or not all(_strings(message)):
             continue
-        found = compiled.get(message.id)
-        if found is None or _strings(found) != _strings(message):
+        if isinstance(message.id, tuple):
+            singular, plural = message.id
+            found = (compiled.ngettext(singular, plural, 1), compiled.ngettext(singular, plural, 2))
+        else:
+            found = (compiled.gettext(message.id),)
+        if found != _strings(message):
             stale.append(message.id)
     assert not stale, f"messages.mo is out of date (pybabel compile): {stale[:20]}"

@@ -8,6 +8,7 @@ import secrets
 
 from flask import Response, abort, current_app, flash, redirect, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import delete, select
 from sqlalchemy.orm import selectinload
@@ -435,7 +436,13 @@ def holiday_list():
             db.session.flush()
             moved = holidays.recompute_due_dates(village.id, day)
             db.session.commit()
-            flash(_("Hari libur disimpan; %(n)s tenggat permohonan disesuaikan.", n=moved))
+            flash(
+                ngettext(
+                    "Hari libur disimpan; %(num)s tenggat permohonan disesuaikan.",
+                    "Hari libur disimpan; %(num)s tenggat permohonan disesuaikan.",
+                    moved,
+                )
+            )
             return redirect(url_for("officials.holiday_list"), 303)
     return render(
         "officials/holidays.html",
@@ -455,7 +462,13 @@ def holiday_delete(holiday_id: int):
     db.session.execute(delete(Holiday).where(Holiday.id == holiday_id))
     moved = holidays.recompute_due_dates(village.id, day)
     db.session.commit()
-    flash(_("Hari libur dihapus; %(n)s tenggat permohonan disesuaikan.", n=moved))
+    flash(
+        ngettext(
+            "Hari libur dihapus; %(num)s tenggat permohonan disesuaikan.",
+            "Hari libur dihapus; %(num)s tenggat permohonan disesuaikan.",
+            moved,
+        )
+    )
     return redirect(url_for("officials.holiday_list"), 303)
 
 
