@@ -89,7 +89,7 @@ def _photo() -> bytes:
 class Stack:
     """gunicorn and rq workers of the app, on a fresh database and Redis database."""
 
-    def __init__(self, workers: int, rq_workers: int, rq_fork: bool = False):
+    def __init__(self, workers: int | None, rq_workers: int, rq_fork: bool = False):
         self.folder = Path(tempfile.mkdtemp(prefix="balai-soak-"))
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -127,11 +127,8 @@ class Stack:
         bin_dir = Path(sys.executable).parent
         self._spawn(
             [
-                str(bin_dir / "gunicorn"),
-                "--workers",
-                str(self.workers),
-                "--threads",
-                "4",
+                str(bin_dir / "gunicorn"),  # with gunicorn.conf.py, as the Procfile runs it
+                *(["--workers", str(self.workers)] if self.workers else []),
                 "--bind",
                 f"127.0.0.1:{self.port}",
                 "wsgi:app",
@@ -427,7 +424,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=600)
     parser.add_argument("--residents", type=int, default=6)
     parser.add_argument("--buyers", type=int, default=3)
-    parser.add_argument("--workers", type=int, default=3, help="gunicorn workers")
+    parser.add_argument("--workers", type=int, help="gunicorn workers (default: as gunicorn.conf.py)")
     parser.add_argument("--rq-workers", type=int, default=2, help="rq worker processes (one per core)")
     parser.add_argument("--rq-fork", action="store_true", help="run them as `jobs worker --fork`")
     parser.add_argument(
@@ -435,6 +432,10 @@ def main() -> int:
     )
     args = parser.parse_args()
 
+    from bench.support import postgres_reachable
+
+    if not postgres_reachable(PG_URL):
+        raise SystemExit(f"PostgreSQL at {PG_URL} is needed (SOAK_PG_URL)")
     stack = Stack(args.workers, args.rq_workers, args.rq_fork)
     mode = "forking a work-horse per job" if args.rq_fork else "jobs in the worker process"
     print(
