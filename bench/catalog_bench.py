@@ -226,10 +226,14 @@ def _add_photos(app, rng: random.Random) -> None:
         db.session.execute(insert(ProductPhoto), rows)
     db.session.commit()
     if db.engine.dialect.name == "postgresql":
-        # As autovacuum leaves a table in use: statistics fresh, and the bulk insert's pending
-        # entries merged into the GIN indexes (scanning that list made searches 10x slower).
-        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("VACUUM ANALYZE"))
+        _vacuum_analyze()
+
+
+def _vacuum_analyze() -> None:
+    """As autovacuum leaves tables in use: statistics fresh, and a bulk insert's pending entries
+    merged into the GIN indexes (scanning that list made searches 10x slower)."""
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE"))
 
 
 def drop_trigram_indexes() -> None:
@@ -237,8 +241,7 @@ def drop_trigram_indexes() -> None:
     for column in ("name", "description"):
         db.session.execute(text(f"DROP INDEX IF EXISTS ix_products_{column}_trgm"))
     db.session.commit()
-    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text("VACUUM ANALYZE"))
+    _vacuum_analyze()
 
 
 def time_searches(app, runs: int) -> dict:

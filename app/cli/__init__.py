@@ -11,7 +11,6 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Role, User
-from app.uploads import sweep_folder  # also puts the daily sweep on the job schedule
 
 regions_cli = AppGroup("regions", help="The Kemendagri region tree.")
 users_cli = AppGroup("users", help="Accounts.")
@@ -96,6 +95,8 @@ uploads_cli = AppGroup("uploads", help="Stored photos.")
 def uploads_sweep(dry_run: bool, force: bool) -> None:
     """Remove stored photos no row refers to (forms never sent, interrupted writes)."""
     from flask import current_app
+
+    from app.uploads import sweep_folder
 
     result = sweep_folder(current_app.config["UPLOAD_DIR"], dry_run=dry_run, force=force)
     if result.refused:
