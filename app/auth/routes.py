@@ -7,7 +7,7 @@ from app.auth import bp
 from app.auth.forms import LoginForm, PasswordForm
 from app.extensions import db, limiter
 from app.models import Role, User
-from app.web import render
+from app.web import render, safe_next
 
 
 def home_for(user: User) -> str:
@@ -25,12 +25,6 @@ def _endpoint_or_admin(endpoint: str) -> str:
     return url_for("admin.home")
 
 
-def _safe_next(target: str | None) -> str | None:
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None
-
-
 @bp.route("/masuk", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
 def login():
@@ -42,7 +36,7 @@ def login():
         user = db.session.scalar(select(User).where(func.lower(User.email) == email))
         if user is not None and user.active and user.check_password(form.password.data):
             login_user(user)
-            return redirect(_safe_next(request.args.get("next")) or home_for(user))
+            return redirect(safe_next(request.args.get("next")) or home_for(user))
         form.password.errors.append(_("Email atau kata sandi salah."))
     status = 422 if form.errors else 200
     return render("auth/login.html", form=form, status=status)

@@ -36,7 +36,7 @@ from app.officials.forms import (
     parse_documents,
     parse_fields,
 )
-from app.web import readable_village_or_404, render, roles_required, village_row_or_404
+from app.web import readable_village_or_404, render, roles_required, safe_next, village_row_or_404
 
 READERS = (Role.OPERATOR, Role.HEAD, Role.REGION_ADMIN, Role.SUPERADMIN)
 WORKERS = (Role.OPERATOR, Role.HEAD)
@@ -48,12 +48,6 @@ PRIVATE = "private, no-store"
 
 def _is_htmx() -> bool:
     return request.headers.get("HX-Request") == "true" and request.headers.get("HX-Boosted") != "true"
-
-
-def _safe_next(target: str | None) -> str | None:
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None
 
 
 def _reading_village() -> Village | None:
@@ -174,7 +168,7 @@ def _detail(req: ServiceRequest, *, status: int = 200, error: str | None = None,
         late=queue.is_late(req, today),
         error=error,
         conflict=conflict,
-        next_url=_safe_next(request.values.get("next")),
+        next_url=safe_next(request.values.get("next")),
         vargs=_village_args(village),
         statuses_label=states.status_label,
         assisted_by=db.session.get(User, req.assisted_by_id) if req.assisted_by_id else None,
@@ -212,7 +206,7 @@ def act(request_id: int):
         fresh = db.session.get(ServiceRequest, request_id)
         return _detail(fresh, status=422, error=_(err.message, **err.params))
     flash(message)
-    target = _safe_next(request.form.get("next"))
+    target = safe_next(request.form.get("next"))
     if _is_htmx() and target is None:
         return _detail(db.session.get(ServiceRequest, request_id))
     return redirect(target or url_for("officials.request_detail", request_id=request_id), 303)
