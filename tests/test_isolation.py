@@ -210,7 +210,7 @@ ROUTES: dict[str, Route] = {
     "officials.services": Route(VILLAGE_WORK_OWN, lambda d: "/kantor/layanan"),
     "officials.service_form": Route(VILLAGE_WORK, lambda d: f"/kantor/layanan/{d.service_id}"),
     "officials.toggle_service": Route(VILLAGE_WORK, lambda d: f"/kantor/layanan/{d.service_id}/aktif"),
-    "officials.letter_settings": Route(VILLAGE_WORK_OWN, lambda d: "/kantor/pengaturan-surat"),
+    "officials.letter_settings": Route(VILLAGE_READ_PICK, lambda d: f"/kantor/pengaturan-surat?desa={d.a_id}"),
     "officials.holiday_list": Route(VILLAGE_WORK_OWN, lambda d: "/kantor/libur"),
     "officials.holiday_delete": Route(VILLAGE_WORK, lambda d: f"/kantor/libur/{d.new_holiday()}/hapus"),
     "officials.counter": Route(VILLAGE_WORK_OWN, lambda d: "/kantor/loket"),
