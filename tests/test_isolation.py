@@ -614,6 +614,8 @@ def test_each_role_gets_exactly_what_the_policy_allows(_app, world, clients, end
             problem = _verdict(route, role, method, response)
             if problem:
                 problems.append(f"{method} as {role}: {problem}")
+            if route.fresh_client:
+                clients[role].login()  # logging out ended every session of the account, the shared one too
             if route.wrong is not None:
                 wrong = _call(rc, route, world, method, route.wrong(world))
                 if wrong.status_code != 404:
