@@ -104,3 +104,20 @@ def test_procfile_web_access_log_never_holds_a_private_or_verification_token(app
     assert '"GET /permohonan/[token]" 200' in text
     assert '"GET /permohonan/[token]/surat.pdf" 200' in text
     assert text.count('"GET /verifikasi/[token]" 200') == 2
+
+
+def test_the_production_docs_require_a_buffering_proxy_that_cuts_slow_clients_off():
+    """gunicorn alone can be stalled by slow clients: the proxy is not optional, and SECURITY.md says how."""
+    readme = (ROOT / "README.md").read_text()
+    production = readme[readme.index("## Production") :]
+    assert "**Required:**" in production and "slowloris" in production
+    security = (ROOT / "SECURITY.md").read_text()
+    for directive in (
+        "proxy_request_buffering on",
+        "proxy_buffering on",
+        "client_header_timeout",
+        "client_body_timeout",
+        "limit_conn ",
+        "X-Forwarded-For $remote_addr",
+    ):
+        assert directive in security, directive
