@@ -30,3 +30,6 @@ reuse_port = _migrates_queued_connections()
 accesslog = "-"
 # No query strings: a tracking code or a search may sit there, and logs keep no personal data.
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
+# And no secrets in paths: private and verification links are logged as /permohonan/[token]
+# (app/accesslog.py redacts every atom that can hold a path, a query string or a referrer).
+logger_class = "app.accesslog.AccessLogger"

@@ -54,6 +54,23 @@ def can_work_village(user: User | None, village: Village) -> bool:
     )
 
 
+def can_relax_head_approval(user: User | None, village: Village) -> bool:
+    """Turning off the head's approval of letters frees operators from a check, so operators may not.
+
+    Only the village's own head, or an admin whose region holds the village, may turn it off.
+    """
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    if user.role == Role.HEAD:
+        return user.village_id == village.id
+    return user.role in (Role.SUPERADMIN, Role.REGION_ADMIN) and can_manage_region(user, village.region_code)
+
+
+def can_require_head_approval(user: User | None, village: Village) -> bool:
+    """Anyone who may relax the head's approval, and the village's operators, may turn it on."""
+    return can_work_village(user, village) or can_relax_head_approval(user, village)
+
+
 def can_manage_region(user: User | None, region_code: str) -> bool:
     """Admins act (create users, activate villages) only inside their own region."""
     if user is None or not getattr(user, "is_authenticated", False):

@@ -58,7 +58,16 @@ class Config:
     PASSWORD_HASH_METHOD = "scrypt"  # noqa: S105 (a method name, not a password)
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or REDIS_URL or "memory://"
     RATELIMIT_HEADERS_ENABLED = True
+    # Where several deployments share one Redis, each counts its own limits under its own prefix.
+    RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX", "")
     LOGIN_RATE_LIMIT = "10 per minute;50 per hour"
+    # Wrong passwords per account, from any address (app/auth/guard.py): after this many, each
+    # failure locks the account for a delay that doubles from BASE up to MAX seconds; failures are
+    # forgotten WINDOW seconds after the first, or at the next right password.
+    LOGIN_LOCKOUT_AFTER = int(os.environ.get("LOGIN_LOCKOUT_AFTER", "5"))
+    LOGIN_LOCKOUT_BASE_SECONDS = int(os.environ.get("LOGIN_LOCKOUT_BASE_SECONDS", "30"))
+    LOGIN_LOCKOUT_MAX_SECONDS = int(os.environ.get("LOGIN_LOCKOUT_MAX_SECONDS", "300"))
+    LOGIN_LOCKOUT_WINDOW_SECONDS = int(os.environ.get("LOGIN_LOCKOUT_WINDOW_SECONDS", "3600"))
 
     TIMEZONE = "Asia/Jakarta"
     TESTING = False

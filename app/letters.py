@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app import workflow
+from app.access import can_relax_head_approval, can_require_head_approval, can_work_village
 from app.domain import states
 from app.domain.errors import N_, DomainError
 from app.domain.letters import COMMON_PLACEHOLDERS, DEFAULT_PATTERN, format_letter_number
@@ -26,7 +27,7 @@ from app.domain.templating import render_text, validate_template
 from app.domain.text import format_date_id
 from app.domain.tracking import new_secret_token, token_digest
 from app.extensions import db
-from app.models import Region, Role, Service, ServiceRequest, User, Village, utcnow
+from app.models import Region, Role, Service, ServiceRequest, SettingChange, User, Village, utcnow
 from app.models.letters import (
     AWAITING_APPROVAL,
     ISSUED,
@@ -87,6 +88,104 @@ def settings_for(village_id: int) -> VillageLetterSettings:
         number_pattern=DEFAULT_PATTERN,
         require_head_approval=False,
     )
+
+
+SETTING_NAMES = ("numbering_mode", "number_pattern", "require_head_approval")
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, bool):
+        return "ya" if value else "tidak"
+    return str(value)
+
+
+def change_settings(village: Village, actor: User, **values) -> list[SettingChange]:
+    """Change the village's letter settings as ``actor`` and record each change in the audit trail.
+
+    The head's approval restrains operators, so an operator may turn it on but never off: only the
+    village head or an admin above the village may. Numbering belongs to the village's own officials.
+    Nothing is changed when any part is refused.
+    """
+    current = settings_for(village.id)
+    row = db.session.get(VillageLetterSettings, village.id) or VillageLetterSettings(
+        village_id=village.id,
+        numbering_mode=current.numbering_mode,
+        number_pattern=current.number_pattern,
+        require_head_approval=current.require_head_approval,
+    )
+    changed = {name: value for name, value in values.items() if getattr(current, name) != value}
+    for name, value in changed.items():
+        if name not in SETTING_NAMES:
+            raise ValueError(f"unknown letter setting {name}")
+        if name == "require_head_approval":
+            _check_approval_change(village, actor, value)
+        elif not can_work_village(actor, village):
+            raise LetterError(N_("Hanya petugas desa ini yang dapat mengubah penomoran surat."))
+    trail = []
+    for name, value in changed.items():
+        trail.append(
+            SettingChange(
+                village_id=village.id,
+                setting=name,
+                old_value=_shown(getattr(current, name))[:200],
+                new_value=_shown(value)[:200],
+                changed_by_id=actor.id,
+                changed_by_name=actor.name,
+                changed_by_role=str(actor.role),
+            )
+        )
+        setattr(row, name, value)
+    if trail:
+        db.session.add(row)
+        db.session.add_all(trail)
+        db.session.flush()
+    return trail
+
+
+def _check_approval_change(village: Village, actor: User, required: bool) -> None:
+    if not required:
+        if not can_relax_head_approval(actor, village):
+            raise LetterError(
+                N_("Hanya %(title)s atau admin wilayah yang dapat mematikan persetujuan surat."),
+                title=village.head_title,
+            )
+        return
+    if not can_require_head_approval(actor, village):
+        raise LetterError(N_("Anda tidak berwenang mengubah pengaturan surat desa ini."))
+    head = db.session.scalar(
+        select(User.id).where(User.village_id == village.id, User.role == Role.HEAD, User.active.is_(True))
+    )
+    if head is None:
+        # Otherwise every letter would wait for an approval nobody can give.
+        raise LetterError(
+            N_("Desa ini belum punya akun %(title)s yang aktif. Minta admin membuatnya dulu."),
+            title=village.head_title,
+        )
+
+
+def setting_history(village_id: int, limit: int = 30) -> list[SettingChange]:
+    """The latest changes of the village's letter settings, newest first."""
+    return list(
+        db.session.scalars(
+            select(SettingChange)
+            .where(SettingChange.village_id == village_id, SettingChange.setting.in_(SETTING_NAMES))
+            .order_by(SettingChange.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def signer_for(village: Village, actor: User) -> tuple[str, str]:
+    """Who the letter shows as signer: whoever actually issued or approved it, never someone else.
+
+    The head signs as head, under the name of the account that approved (the village's recorded head
+    name may be out of date); another official issuing while the village does not require the head's
+    approval signs in their own name on the head's behalf ("a.n.", atas nama).
+    """
+    title = f"{village.head_title} {village.name}"
+    if actor.role == Role.HEAD and actor.village_id == village.id:
+        return actor.name, title[:60]
+    return actor.name, f"a.n. {title}"[:60]
 
 
 def letter_for(request_id: int) -> Letter | None:
@@ -240,8 +339,7 @@ def issue(
     issued_on = workflow.local_today(issued_at)
     scope, year, seq, number = next_number(village, service, issued_on)
     token = new_secret_token()
-    signer_name = village.head_name or (actor.name if actor.role == Role.HEAD else "")
-    signer_title = f"{village.head_title} {village.name}"
+    signer_name, signer_title = signer_for(village, actor)
     pdf = render_pdf(
         village,
         title=service.name,
@@ -265,24 +363,29 @@ def issue(
     letter.signer_name, letter.signer_title = signer_name, signer_title
     letter.holder_name = req.name
     letter.body = body
-    letter.approved_by_id = actor.id if settings.require_head_approval or actor.role == Role.HEAD else None
+    # Only the head approves; with the approval required, nobody else gets this far.
+    letter.approved_by_id = actor.id if actor.role == Role.HEAD else None
     letter.issued_at = issued_at
     db.session.add(letter)
     db.session.flush()
     return letter
 
 
-def draft_pdf(req: ServiceRequest, *, upload_dir: str) -> bytes:
+def draft_pdf(req: ServiceRequest, actor: User, *, upload_dir: str) -> bytes:
     """The letter as it will look, without a number or QR, for the head to read before approving."""
     village = req.village
+    if needs_approval(req, actor):
+        signer_name, signer_title = village.head_name, f"{village.head_title} {village.name}"
+    else:
+        signer_name, signer_title = signer_for(village, actor)
     return render_pdf(
         village,
         title=req.service.name,
         number=None,
         body=letter_body(req, village),
         issued_on=workflow.local_today(),
-        signer_name=village.head_name,
-        signer_title=f"{village.head_title} {village.name}",
+        signer_name=signer_name,
+        signer_title=signer_title,
         verify_url=None,
         upload_dir=upload_dir,
     )

@@ -30,15 +30,30 @@ CSP = "; ".join(
 )
 
 
-# What must never reach a log line: NIKs (16 digits), Indonesian mobile numbers, and the row values
-# database errors quote (SQLAlchemy's "[parameters: …]", PostgreSQL's "DETAIL: Failing row contains …").
+# What must never reach a log line: NIKs (16 digits), Indonesian mobile numbers, the row values
+# database errors quote (SQLAlchemy's "[parameters: …]", PostgreSQL's "DETAIL: Failing row contains …"),
+# and private or verification links written out ("Exception on /permohonan/…", a message's link).
 _REDACTIONS = (
     (re.compile(r"\[parameters: .*?\](?=\n|$)", re.S), "[parameters: disembunyikan]"),
     (re.compile(r"(DETAIL: ).*"), r"\1disembunyikan"),
     (re.compile(r"(?<!\d)\d{16}(?!\d)"), "[NIK]"),
     (re.compile(r"(?<![\w+])(?:\+?62|0)8\d{7,11}(?!\d)"), "[HP]"),
     (re.compile(r"(?<![\w+])(?:\+?62|0)8\d{2}[\s.\-]\d{3,4}[\s.\-]\d{3,5}(?!\d)"), "[HP]"),
+    (re.compile(r"(/(?:permohonan|verifikasi)/)[A-Za-z0-9_-]{20,}"), r"\1[token]"),
 )
+
+
+# Paths that carry a bearer secret: the resident's private link (its page and its letter), a letter's
+# verification link, an Open311 token. Whoever reads such a path in a log could open the request.
+# tests/test_security.py walks the URL map: a new route with a token in its path must be listed here.
+_SECRET_PATH = re.compile(
+    r"^(/+(?:permohonan|verifikasi|api/open311/v2/tokens)/+)[^/]+?(?=\.(?:json|xml)$|/|$)"
+)
+
+
+def redact_path(path: str) -> str:
+    """``path`` with the secret a private or verification link carries replaced by ``[token]``."""
+    return _SECRET_PATH.sub(r"\1[token]", path, count=1)
 
 
 def redact(text: str) -> str:

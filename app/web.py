@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
+from urllib.parse import urlsplit
 
 from flask import abort, current_app, make_response, render_template, request, send_file
 from flask_login import current_user, login_required
@@ -66,6 +67,31 @@ def roles_required(*roles: Role) -> Callable:
         return wrapped
 
     return decorator
+
+
+NEXT_MAX_LENGTH = 2000
+
+
+def safe_next(target: str | None) -> str | None:
+    r"""``target`` if it is a path on this site to send the browser back to, else None.
+
+    Browsers drop tabs and newlines from a Location and read a backslash as a slash, so
+    ``/\t/evil.example`` or ``/\\evil.example`` would leave the site; a CR/LF would break the header.
+    Only a plain absolute path passes: no scheme, no host, no control or space characters.
+    """
+    if not target or len(target) > NEXT_MAX_LENGTH or not target.startswith("/"):
+        return None
+    if target.startswith("//") or "\\" in target:
+        return None
+    if any(ch.isspace() or not ch.isprintable() for ch in target):
+        return None
+    try:
+        parts = urlsplit(target)
+    except ValueError:
+        return None
+    if parts.scheme or parts.netloc:
+        return None
+    return target
 
 
 PHOTO_MAX_AGE = 365 * 24 * 3600

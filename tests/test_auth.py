@@ -1,5 +1,8 @@
-"""Signing in and out, passwords, login limits, CSRF."""
+"""Signing in and out, passwords, login limits, per-account backoff, CSRF."""
 
+import time
+
+import pytest
 from sqlalchemy import select
 
 from app.config import Config, TestConfig
@@ -37,7 +40,8 @@ def test_login_without_csrf_token_is_refused(client, demo):
 
 
 def test_too_many_logins_are_stopped_with_a_message_in_indonesian(client, auth, demo):
-    statuses = [auth.login("admin@balai.test", "salah-sekali-123").status_code for _ in range(12)]
+    # A different email each time: the per-address limit, not the per-account backoff, stops these.
+    statuses = [auth.login(f"orang{i}@balai.test", "salah-sekali-123").status_code for i in range(12)]
     assert statuses[:10] == [422] * 10
     assert statuses[-1] == 429
     assert "Terlalu sering" in auth.login("admin@balai.test").get_data(as_text=True)
@@ -98,3 +102,150 @@ def test_session_cookie_is_httponly_and_samesite(client, auth, demo):
     response = auth.login("lambar@balai.test")
     cookie = response.headers.get("Set-Cookie", "")
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+# ---------------------------------------------------------------- logging out ends the session
+
+
+def test_a_copied_session_cookie_stops_working_after_logout(app, client, auth, demo):
+    auth.login("operator.hanura@balai.test")
+    copied = client.get_cookie("session").value
+    thief = app.test_client()
+    thief.set_cookie("session", copied)
+    assert thief.get("/kantor/").status_code == 200
+    auth.logout()
+    replay = thief.get("/kantor/")
+    assert replay.status_code == 302 and "/akun/masuk" in replay.headers["Location"]
+
+
+# ---------------------------------------------------------------- the same cost for unknown emails
+
+
+@pytest.fixture
+def hash_checks(monkeypatch):
+    """Every password hash the login checks, in order (the real check still runs)."""
+    from app.auth import guard
+    from app.models import user as user_module
+
+    seen: list[str] = []
+
+    def spy(real):
+        def check(pwhash: str, password: str) -> bool:
+            seen.append(pwhash)
+            return real(pwhash, password)
+
+        return check
+
+    monkeypatch.setattr(guard, "check_password_hash", spy(guard.check_password_hash))
+    monkeypatch.setattr(user_module, "check_password_hash", spy(user_module.check_password_hash))
+    return seen
+
+
+def test_an_unknown_email_pays_one_hash_of_the_configured_method_and_cost(app, auth, demo, hash_checks):
+    known = db.session.scalar(select(User).where(User.email == "operator.hanura@balai.test"))
+    auth.login("tidak.ada@balai.test", "salah-sekali-123")
+    auth.login("operator.hanura@balai.test", "salah-sekali-123")
+    assert len(hash_checks) == 2
+    dummy, real = hash_checks
+    assert real == known.password_hash
+    method = app.config["PASSWORD_HASH_METHOD"]
+    assert dummy.startswith(method + "$") and dummy != real  # same method and cost, not a real hash
+
+
+def test_the_dummy_hash_follows_the_configured_method(app, demo):
+    from app.auth import guard
+
+    app.config["PASSWORD_HASH_METHOD"] = "scrypt"
+    try:
+        assert guard.dummy_hash().startswith("scrypt:32768:8:1$")
+    finally:
+        app.config["PASSWORD_HASH_METHOD"] = TestConfig.PASSWORD_HASH_METHOD
+
+
+def test_a_disabled_account_pays_the_same_hash_and_gets_the_same_answer(app, auth, demo, hash_checks):
+    account = db.session.scalar(select(User).where(User.email == "operator.hanura@balai.test"))
+    account.active = False
+    db.session.commit()
+    response = auth.login("operator.hanura@balai.test")
+    assert response.status_code == 422 and "Email atau kata sandi salah." in response.get_data(as_text=True)
+    assert hash_checks == [account.password_hash]
+
+
+# ---------------------------------------------------------------- per-account backoff
+
+
+def test_the_backoff_doubles_after_the_free_failures_and_stops_at_the_cap():
+    from app.auth.guard import Backoff
+
+    backoff = Backoff(after=5, base=30, cap=300)
+    assert [backoff.delay(n) for n in range(1, 12)] == [0, 0, 0, 0, 30, 60, 120, 240, 300, 300, 300]
+    assert backoff.delay(10_000) == 300
+
+
+@pytest.fixture
+def short_lockout(app, monkeypatch):
+    """The production rule (5 free failures, then doubling) with delays of 1 s up to 2 s."""
+    monkeypatch.setitem(app.config, "LOGIN_LOCKOUT_BASE_SECONDS", 1)
+    monkeypatch.setitem(app.config, "LOGIN_LOCKOUT_MAX_SECONDS", 2)
+    return 2
+
+
+def _login_from(app, address: str, email: str, password: str, client=None):
+    client = client or app.test_client()
+    client.environ_base["REMOTE_ADDR"] = address
+    token = csrf_from(client.get("/akun/masuk").get_data(as_text=True))
+    return client.post("/akun/masuk", data={"email": email, "password": password, "csrf_token": token})
+
+
+def _wait_out(seconds: float) -> None:
+    time.sleep(seconds + 0.3)
+
+
+LOCKED = "Terlalu banyak percobaan untuk akun ini. Coba lagi dalam 1 menit."
+
+
+def test_thirty_wrong_passwords_from_three_addresses_lock_the_account_not_forever(app, demo, short_lockout):
+    email = "admin@balai.test"
+    for n in range(30):
+        response = _login_from(app, f"10.7.0.{n % 3 + 1}", email, "salah-sekali-123")
+        assert response.status_code in (422, 429)
+    refused = _login_from(app, "10.7.0.4", email, DEMO_PASSWORD)
+    assert refused.status_code == 429 and LOCKED in refused.get_data(as_text=True)
+    assert int(refused.headers["Retry-After"]) >= 1
+    _wait_out(short_lockout)
+    assert _login_from(app, "10.7.0.4", email, DEMO_PASSWORD).status_code == 302
+
+
+def test_an_unknown_email_is_locked_the_same_way(app, demo, short_lockout):
+    for n in range(6):
+        response = _login_from(app, f"10.7.1.{n}", "tidak.ada@balai.test", "salah-sekali-123")
+    assert response.status_code == 429 and LOCKED in response.get_data(as_text=True)
+
+
+def test_the_owners_own_browser_is_not_locked_out_by_a_strangers_guesses(app, demo, short_lockout):
+    email = "operator.hanura@balai.test"
+    phone = app.test_client()
+    assert _login_from(app, "10.7.2.1", email, DEMO_PASSWORD, client=phone).status_code == 302
+    phone.post("/akun/keluar", data={"csrf_token": csrf_from(phone.get("/").get_data(as_text=True))})
+    for n in range(8):
+        _login_from(app, f"10.7.3.{n}", email, "salah-sekali-123")
+    assert _login_from(app, "10.7.3.9", email, DEMO_PASSWORD).status_code == 429
+    # The phone the owner signed in from before carries its device cookie: its own count, not locked.
+    assert _login_from(app, "10.7.2.1", email, DEMO_PASSWORD, client=phone).status_code == 302
+
+
+def test_the_current_password_check_backs_off_too(app, client, auth, demo, short_lockout):
+    auth.login("lambar@balai.test")
+
+    def change(current: str):
+        return auth.post(
+            "/akun/sandi",
+            data={"current": current, "new": "sandi-baru-yang-panjang", "confirm": "sandi-baru-yang-panjang"},
+        )
+
+    statuses = [change("salah-sekali-123").status_code for _ in range(6)]
+    assert statuses[:4] == [422] * 4 and statuses[-1] == 429
+    refused = change(DEMO_PASSWORD)
+    assert refused.status_code == 429 and LOCKED in refused.get_data(as_text=True)
+    _wait_out(short_lockout)
+    assert change(DEMO_PASSWORD).status_code == 302

@@ -1,30 +1,19 @@
 """The Procfile's web process: gunicorn with gunicorn.conf.py, started as a platform would start it."""
 
-import http.client
 import os
+import re
 import runpy
-import shlex
 import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.parse
 from pathlib import Path
 
 import pytest
 
+from app import letters, workflow
+from app.extensions import db
 from tests.conftest import child_pids
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def procfile_command(name: str) -> list[str]:
-    for line in (ROOT / "Procfile").read_text().splitlines():
-        process, _, command = line.partition(":")
-        if process.strip() == name:
-            return shlex.split(command)
-    raise AssertionError(f"no {name} process in the Procfile")
+from tests.gunicorn_support import ROOT, get, serve_test_database, start_web
+from tests.test_officials import advance, make_service, user, village
 
 
 def listening_sockets(port: int) -> int:
@@ -37,65 +26,10 @@ def listening_sockets(port: int) -> int:
     return count
 
 
-def get(url: str) -> int:
-    parts = urllib.parse.urlsplit(url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
-    try:
-        conn.request("GET", parts.path + (f"?{parts.query}" if parts.query else ""))
-        return conn.getresponse().status
-    finally:
-        conn.close()
-
-
 @pytest.fixture
 def web(tmp_path):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = dict(os.environ)
-    env.pop("REDIS_URL", None)
-    env.update(
-        PORT=str(port),
-        WEB_CONCURRENCY="2",
-        WEB_THREADS="2",
-        BALAI_ENV="development",
-        BALAI_INSTANCE=str(tmp_path / "instance"),
-        DATABASE_URL=f"sqlite:///{tmp_path / 'web.sqlite'}",
-        SECRET_KEY="deploy-test-secret-key-long-enough",
-        UPLOAD_DIR=str(tmp_path / "uploads"),
-        PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
-    )
-    log = open(tmp_path / "web.log", "wb")  # noqa: SIM115  (closed below)
-    process = subprocess.Popen(
-        procfile_command("web"),
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert process.poll() is None, (tmp_path / "web.log").read_text()[-3000:]
-            try:
-                if get(base + "/healthz") == 200 and len(child_pids(process.pid)) == 2:
-                    break
-            except OSError:
-                pass
-            time.sleep(0.2)
-        else:
-            raise AssertionError("the web process did not answer /healthz within 60 s")
-        yield process, port, base, tmp_path / "web.log"
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        log.close()
+    with start_web(tmp_path) as served:
+        yield served.process, served.port, served.base, served.log
 
 
 def test_procfile_web_listens_as_gunicorn_conf_says(web):
@@ -132,3 +66,58 @@ def test_procfile_web_access_log_leaves_out_query_strings(web):
     assert '"GET /healthz" 200' in text
     assert "/lacak" in text
     assert "SECRET-QUERY-VALUE" not in text
+
+
+def test_procfile_web_access_log_never_holds_a_private_or_verification_token(app, demo, tmp_path):
+    """A token read from the log used to open the resident's private page and the letter with the NIK."""
+    v = village("hanura")
+    submitted = workflow.submit_request(
+        v,
+        make_service(v),
+        nik="1809104506900001",
+        name="Siti Wulandari",
+        phone=None,
+        idempotency_key="log-test",
+        data={"alamat": "Dusun II"},
+    )
+    db.session.commit()
+    req = advance(submitted.request, "verify", "start")
+    letter = letters.issue(
+        req,
+        user("kades.hanura@balai.test"),
+        expected_version=req.version,
+        note=None,
+        base_url="http://balai.test",
+        upload_dir=app.config["UPLOAD_DIR"],
+    )
+    db.session.commit()
+    verify_token = re.search(rb"/verifikasi/([A-Za-z0-9_-]+)", letter.pdf).group(1).decode()
+    private = submitted.fix_token
+    with serve_test_database(tmp_path) as web:
+        assert get(f"{web.base}/permohonan/{private}") == 200
+        assert get(f"{web.base}/permohonan/{private}/surat.pdf") == 200
+        assert get(f"{web.base}/verifikasi/{verify_token}") == 200
+        assert get(f"{web.base}/verifikasi/{verify_token}?cek=1") == 200
+        time.sleep(0.5)
+        text = web.log.read_text()
+    assert private not in text and verify_token not in text
+    assert '"GET /permohonan/[token]" 200' in text
+    assert '"GET /permohonan/[token]/surat.pdf" 200' in text
+    assert text.count('"GET /verifikasi/[token]" 200') == 2
+
+
+def test_the_production_docs_require_a_buffering_proxy_that_cuts_slow_clients_off():
+    """gunicorn alone can be stalled by slow clients: the proxy is not optional, and SECURITY.md says how."""
+    readme = (ROOT / "README.md").read_text()
+    production = readme[readme.index("## Production") :]
+    assert "**Required:**" in production and "slowloris" in production
+    security = (ROOT / "SECURITY.md").read_text()
+    for directive in (
+        "proxy_request_buffering on",
+        "proxy_buffering on",
+        "client_header_timeout",
+        "client_body_timeout",
+        "limit_conn ",
+        "X-Forwarded-For $remote_addr",
+    ):
+        assert directive in security, directive

@@ -16,6 +16,7 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import select
 
+from app.residents import receipts
 from tests.conftest import DEMO_PASSWORD, _empty_tables, csrf_from
 
 ANONYMOUS = "anonymous"
@@ -210,7 +211,9 @@ ROUTES: dict[str, Route] = {
     "officials.services": Route(VILLAGE_WORK_OWN, lambda d: "/kantor/layanan"),
     "officials.service_form": Route(VILLAGE_WORK, lambda d: f"/kantor/layanan/{d.service_id}"),
     "officials.toggle_service": Route(VILLAGE_WORK, lambda d: f"/kantor/layanan/{d.service_id}/aktif"),
-    "officials.letter_settings": Route(VILLAGE_WORK_OWN, lambda d: "/kantor/pengaturan-surat"),
+    "officials.letter_settings": Route(
+        VILLAGE_READ_PICK, lambda d: f"/kantor/pengaturan-surat?desa={d.a_id}"
+    ),
     "officials.holiday_list": Route(VILLAGE_WORK_OWN, lambda d: "/kantor/libur"),
     "officials.holiday_delete": Route(VILLAGE_WORK, lambda d: f"/kantor/libur/{d.new_holiday()}/hapus"),
     "officials.counter": Route(VILLAGE_WORK_OWN, lambda d: "/kantor/loket"),
@@ -491,8 +494,10 @@ def make_clients(app, world) -> dict[str, RoleClient]:
         rc = RoleClient(app, role, n)
         rc.login()
         clients[role] = rc
+    with app.app_context():
+        sealed = receipts.seal(world.code, world.token)
     with clients[RESIDENT].client.session_transaction() as session:
-        session["receipts"] = {world.code: world.token}
+        session["receipts"] = {world.code: sealed}
     return clients
 
 
@@ -614,6 +619,8 @@ def test_each_role_gets_exactly_what_the_policy_allows(_app, world, clients, end
             problem = _verdict(route, role, method, response)
             if problem:
                 problems.append(f"{method} as {role}: {problem}")
+            if route.fresh_client:
+                clients[role].login()  # logging out ended every session of the account, the shared one too
             if route.wrong is not None:
                 wrong = _call(rc, route, world, method, route.wrong(world))
                 if wrong.status_code != 404:

@@ -105,7 +105,7 @@ def test_the_resident_downloads_the_final_pdf_only_through_the_private_link(clie
 def test_the_draft_has_no_number_and_no_qr(app, client, auth, hanura):
     v, service = hanura
     req = _ready(v, service)
-    draft = letters.draft_pdf(req, upload_dir=app.config["UPLOAD_DIR"])
+    draft = letters.draft_pdf(req, user("operator.hanura@balai.test"), upload_dir=app.config["UPLOAD_DIR"])
     assert draft.startswith(b"%PDF") and URI.search(draft) is None
     auth.login("operator.hanura@balai.test")
     response = client.get(f"/kantor/permohonan/{req.id}/surat-draf.pdf")
@@ -235,3 +235,137 @@ def test_numbers_never_repeat_or_skip_when_officials_issue_at_the_same_moment(ap
     assert len(set(numbers)) == count
     counter = db.session.scalar(select(LetterCounter))
     assert counter.last_seq == count
+
+
+# ---------------------------------------------------------------- who may relax the head's approval
+
+
+def _settings_post(auth, data: dict, url: str = "/kantor/pengaturan-surat"):
+    return auth.post(url, data=data, form_page=url)
+
+
+def _approval_required(v) -> bool:
+    db.session.expire_all()
+    return letters.settings_for(v.id).require_head_approval
+
+
+def test_an_operator_posting_directly_cannot_switch_off_the_heads_approval(client, auth, hanura):
+    v, service = hanura
+    letters.change_settings(v, user("kades.hanura@balai.test"), require_head_approval=True)
+    db.session.commit()
+    auth.login("operator.hanura@balai.test")
+    page = client.get("/kantor/pengaturan-surat").get_data(as_text=True)
+    assert 'value="tidak"' not in page and "Hanya Kepala Desa atau admin" in page
+
+    # The attack: the form the operator's page does not offer, posted by hand, with a new pattern too.
+    response = _settings_post(
+        auth,
+        {
+            "numbering_mode": "per_type",
+            "number_pattern": "{nomor}/X/{tahun}",
+            "require_head_approval": "tidak",
+        },
+    )
+    assert response.status_code == 403
+    assert "Hanya Kepala Desa atau admin wilayah" in response.get_data(as_text=True)
+    assert _approval_required(v)
+    assert letters.settings_for(v.id).number_pattern != "{nomor}/X/{tahun}"  # refused as a whole
+    assert [c.new_value for c in letters.setting_history(v.id)] == ["ya"]  # only the head's change
+
+    # So the operator can only put the letter before the head: no number, no signature.
+    req = _ready(v, service)
+    assert act(auth, req.id, "mark_ready", req.version).status_code == 303
+    letter = letters.letter_for(req.id)
+    assert letter.state != ISSUED and letter.number is None and letter.signer_name == ""
+
+
+def test_the_head_switches_the_approval_off_and_each_change_is_recorded(client, auth, hanura):
+    v, _ = hanura
+    head = user("kades.hanura@balai.test")
+    letters.change_settings(v, user("operator.hanura@balai.test"), require_head_approval=True)
+    db.session.commit()
+    auth.login("kades.hanura@balai.test")
+    assert 'value="tidak"' in client.get("/kantor/pengaturan-surat").get_data(as_text=True)
+    response = _settings_post(
+        auth,
+        {
+            "numbering_mode": "per_type",
+            "number_pattern": "470/{nomor}/{tahun}",
+            "require_head_approval": "tidak",
+        },
+    )
+    assert response.status_code == 303
+    assert not _approval_required(v)
+    trail = letters.setting_history(v.id)
+    assert {(c.setting, c.old_value, c.new_value, c.changed_by_name) for c in trail[:2]} == {
+        ("require_head_approval", "ya", "tidak", head.name),
+        ("number_pattern", letters.DEFAULT_PATTERN, "470/{nomor}/{tahun}", head.name),
+    }
+    assert trail[-1].changed_by_id == user("operator.hanura@balai.test").id and trail[-1].new_value == "ya"
+    assert all(c.changed_at is not None and c.changed_by_role for c in trail)
+    page = client.get("/kantor/pengaturan-surat").get_data(as_text=True)
+    assert "Riwayat perubahan" in page and head.name in page and "tidak wajib" in page
+
+
+def test_an_admin_of_the_region_may_switch_it_off_one_of_another_region_may_not(client, auth, hanura):
+    v, _ = hanura
+    letters.change_settings(v, user("kades.hanura@balai.test"), require_head_approval=True)
+    db.session.commit()
+    url = f"/kantor/pengaturan-surat?desa={v.id}"
+    auth.login("lambar@balai.test")  # Lampung Barat: Hanura lies in Pesawaran
+    assert client.get(url).status_code == 404
+    assert _settings_post(auth, {"require_head_approval": "tidak"}, url=url).status_code == 404
+    assert _approval_required(v)
+    auth.logout()
+    auth.login("pesawaran@balai.test")
+    page = client.get(url).get_data(as_text=True)
+    assert 'name="number_pattern"' not in page  # numbering stays the village's own business
+    response = _settings_post(auth, {"require_head_approval": "tidak", "number_pattern": "X{nomor}"}, url=url)
+    assert response.status_code == 303
+    assert not _approval_required(v)
+    assert letters.settings_for(v.id).number_pattern == letters.DEFAULT_PATTERN
+    assert letters.setting_history(v.id)[0].changed_by_name == user("pesawaran@balai.test").name
+
+
+def test_approval_cannot_be_required_where_no_head_could_give_it(client, auth, hanura):
+    v, _ = hanura
+    head = user("kades.hanura@balai.test")
+    head.active = False
+    db.session.commit()
+    auth.login("operator.hanura@balai.test")
+    response = _settings_post(
+        auth,
+        {
+            "numbering_mode": "per_type",
+            "number_pattern": letters.DEFAULT_PATTERN,
+            "require_head_approval": "ya",
+        },
+    )
+    assert response.status_code == 403
+    assert "belum punya akun Kepala Desa yang aktif" in response.get_data(as_text=True)
+    assert not _approval_required(v)
+
+
+def test_a_letter_bears_as_signer_only_the_official_who_issued_or_approved_it(client, auth, hanura):
+    v, service = hanura
+    operator, head = user("operator.hanura@balai.test"), user("kades.hanura@balai.test")
+
+    def issue(actor):
+        req = _ready(v, service)
+        letter = letters.issue(
+            req, actor, expected_version=req.version, note=None, base_url="http://balai.test", upload_dir="/x"
+        )
+        db.session.commit()
+        return letter
+
+    by_operator = issue(operator)
+    assert by_operator.signer_name == operator.name != head.name
+    assert by_operator.signer_title == "a.n. Kepala Desa Hanura"
+    assert by_operator.approved_by_id is None
+    by_head = issue(head)
+    assert (by_head.signer_name, by_head.signer_title) == (head.name, "Kepala Desa Hanura")
+    assert by_head.approved_by_id == head.id
+
+    token = URI.search(by_operator.pdf).group(1).decode().rsplit("/", 1)[1]
+    html = client.get(f"/verifikasi/{token}").get_data(as_text=True)
+    assert f"{operator.name}, a.n. Kepala Desa Hanura" in html and head.name not in html

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import re
+import zlib
 
 import pytest
 from PIL import Image, ImageDraw
@@ -320,6 +322,52 @@ def test_a_receipt_of_someone_elses_code_sends_you_to_the_public_tracking_page(c
     assert response.status_code == 303
 
 
+PRIVATE_LINK = re.compile(r"/permohonan/([A-Za-z0-9_-]{43})")
+
+
+def session_cookie_text(client) -> str:
+    """What anyone holding the session cookie can read without the key: its payload, unsigned."""
+    value = client.get_cookie("session").value
+    payload = value.lstrip(".").split(".")[0]
+    data = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+    return (zlib.decompress(data) if value.startswith(".") else data).decode()
+
+
+def test_the_session_cookie_keeps_the_private_link_sealed_and_the_receipt_still_shows_it(client, village):
+    submit(client)
+    req = only_request()
+    html = client.get(f"/tanda-terima/{req.tracking_code}").get_data(as_text=True)
+    token = PRIVATE_LINK.search(html).group(1)
+    readable = session_cookie_text(client)
+    assert req.tracking_code in readable  # "my requests" still knows which ones
+    assert token not in readable and token not in client.get_cookie("session").value
+    assert client.get(f"/permohonan/{token}").status_code == 200
+    assert req.tracking_code in client.get("/saya").get_data(as_text=True)
+
+
+def test_a_session_from_before_sealing_keeps_its_link_and_is_sealed_on_the_next_visit(client, village):
+    req = _request_in(village, ())
+    with client.session_transaction() as sess:
+        sess["receipts"] = {req.tracking_code: req.fix_token}
+    html = client.get(f"/tanda-terima/{req.tracking_code}").get_data(as_text=True)
+    assert f"/permohonan/{req.fix_token}" in html
+    assert req.fix_token not in session_cookie_text(client)
+
+
+def test_a_sealed_link_opens_only_for_its_own_code_and_key(app, village):
+    from app.residents import receipts
+
+    sealed = receipts.seal("2345-6789-AB", "secret-token")
+    assert receipts.unseal("2345-6789-AB", sealed) == "secret-token"
+    assert receipts.unseal("2345-6789-AC", sealed) is None  # moved to another request
+    assert receipts.unseal("2345-6789-AB", sealed[:-2] + "AA") is None  # tampered
+    app.config["SECRET_KEY"], old = "another-key-that-is-long-enough-for-tests", app.config["SECRET_KEY"]
+    try:
+        assert receipts.unseal("2345-6789-AB", sealed) is None
+    finally:
+        app.config["SECRET_KEY"] = old
+
+
 def test_a_complaint_can_hide_the_name_from_the_public_page(client, village):
     csrf, key = form_page(client, code="pengaduan")
     data = {
@@ -612,7 +660,8 @@ def test_an_official_of_the_village_sees_the_counter_actions(client, auth, demo,
 def test_the_private_link_lets_the_resident_fix_fields_and_photos(client, village):
     submit(client)
     req = only_request()
-    token = next(iter(client.get("/saya") and _session_receipts(client).values()))
+    receipt = client.get(f"/tanda-terima/{req.tracking_code}").get_data(as_text=True)
+    token = re.search(r"/permohonan/([A-Za-z0-9_-]{43})", receipt).group(1)
     workflow.apply_action(req, "request_fix", actor=None, note="Foto KTP buram, alamat kurang lengkap.")
     db.session.commit()
     page = client.get(f"/permohonan/{token}")
@@ -647,11 +696,6 @@ def test_the_private_link_lets_the_resident_fix_fields_and_photos(client, villag
     assert len(ktp) == 1 and ktp[0].stored_name != old_ktp and ktp[0].width == 400
     assert not PhotoStore(client.application.config["UPLOAD_DIR"]).exists(old_ktp)
     assert [c.action for c in req.history][-1] == "resubmit"
-
-
-def _session_receipts(client) -> dict:
-    with client.session_transaction() as sess:
-        return dict(sess["receipts"])
 
 
 def test_a_bad_photo_on_the_fix_page_keeps_what_was_typed(client, village):

@@ -1,13 +1,15 @@
+import math
+
 from flask import current_app, flash, redirect, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required, login_user, logout_user
-from sqlalchemy import func, select
 
-from app.auth import bp
+from app.auth import bp, guard
 from app.auth.forms import LoginForm, PasswordForm
 from app.extensions import db, limiter
 from app.models import Role, User
-from app.web import render
+from app.web import render, safe_next
 
 
 def home_for(user: User) -> str:
@@ -25,33 +27,58 @@ def _endpoint_or_admin(endpoint: str) -> str:
     return url_for("admin.home")
 
 
-def _safe_next(target: str | None) -> str | None:
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None
-
-
 @bp.route("/masuk", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
 def login():
     if current_user.is_authenticated:
         return redirect(home_for(current_user))
     form = LoginForm()
+    wait = 0
     if form.validate_on_submit():
         email = form.email.data.strip().lower()
-        user = db.session.scalar(select(User).where(func.lower(User.email) == email))
-        if user is not None and user.active and user.check_password(form.password.data):
-            login_user(user)
-            return redirect(_safe_next(request.args.get("next")) or home_for(user))
-        form.password.errors.append(_("Email atau kata sandi salah."))
-    status = 422 if form.errors else 200
-    return render("auth/login.html", form=form, status=status)
+        principal = guard.login_principal(email)
+        wait = guard.wait_seconds(principal)
+        if not wait:
+            user = guard.authenticate(email, form.password.data)
+            if user is not None:
+                guard.record_success(principal)
+                login_user(user)
+                response = redirect(safe_next(request.args.get("next")) or home_for(user))
+                guard.remember_device(response, email)
+                return response
+            form.password.errors.append(_("Email atau kata sandi salah."))
+            wait = guard.record_failure(principal)
+        if wait:
+            form.password.errors.append(_lockout_message(wait))
+    return _form_page("auth/login.html", form, wait)
+
+
+def _lockout_message(wait: int) -> str:
+    minutes = max(1, math.ceil(wait / 60))
+    return ngettext(
+        "Terlalu banyak percobaan untuk akun ini. Coba lagi dalam %(num)s menit.",
+        "Terlalu banyak percobaan untuk akun ini. Coba lagi dalam %(num)s menit.",
+        minutes,
+    )
+
+
+def _form_page(template: str, form, wait: int):
+    """The form again: 429 with Retry-After while the account waits, 422 on other errors."""
+    status = 429 if wait else 422 if form.errors else 200
+    response = render(template, form=form, status=status)
+    if wait:
+        response.headers["Retry-After"] = str(wait)
+    return response
 
 
 @bp.route("/keluar", methods=["POST"])
 def logout():
+    if current_user.is_authenticated:
+        # A copy of this session's cookie (or of any other) must stop working now, not in 12 hours.
+        current_user._get_current_object().end_sessions()
+        db.session.commit()
     logout_user()
-    flash(_("Anda sudah keluar."))
+    flash(_("Anda sudah keluar dari akun ini di semua perangkat."))
     return redirect(url_for("public.home"))
 
 
@@ -59,10 +86,16 @@ def logout():
 @login_required
 def change_password():
     form = PasswordForm()
+    wait = 0
     if form.validate_on_submit():
-        if not current_user.check_password(form.current.data):
+        # Someone holding a stolen session must not get unlimited guesses at the password either.
+        principal = guard.account_principal(current_user.email)
+        wait = guard.wait_seconds(principal)
+        if not wait and not current_user.check_password(form.current.data):
             form.current.errors.append(_("Kata sandi sekarang salah."))
-        else:
+            wait = guard.record_failure(principal)
+        elif not wait:
+            guard.record_success(principal)
             user = current_user._get_current_object()
             user.set_password(form.new.data)
             db.session.commit()
@@ -70,4 +103,6 @@ def change_password():
             login_user(user)
             flash(_("Kata sandi diganti. Semua perangkat lain sudah dikeluarkan."))
             return redirect(home_for(current_user))
-    return render("auth/password.html", form=form, status=422 if form.errors else 200)
+        if wait:
+            form.current.errors.append(_lockout_message(wait))
+    return _form_page("auth/password.html", form, wait)

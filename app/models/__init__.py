@@ -4,7 +4,7 @@ from app.models.base import utcnow
 from app.models.region import Region
 from app.models.services import Attachment, Holiday, Service, ServiceRequest, StatusChange
 from app.models.user import Role, User
-from app.models.village import Village
+from app.models.village import SettingChange, Village
 
 # Every area's tables, so that create_all and Alembic see the whole schema.
 from app.models import bumdes, letters, notifications, profile, stats  # noqa: F401  isort: skip
@@ -16,6 +16,7 @@ __all__ = [
     "Role",
     "Service",
     "ServiceRequest",
+    "SettingChange",
     "StatusChange",
     "User",
     "Village",

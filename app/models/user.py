@@ -54,6 +54,10 @@ class User(UserMixin, db.Model):
         """Hash and store a new password and end every other session."""
         method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt") if has_app_context() else "scrypt"
         self.password_hash = generate_password_hash(password, method=method)
+        self.end_sessions()
+
+    def end_sessions(self) -> None:
+        """Log this account out everywhere: every session and remember cookie names the old token."""
         self.session_token = secrets.token_hex(16)
 
     def check_password(self, password: str) -> bool:

@@ -42,3 +42,23 @@ class Village(db.Model):
 
     def __repr__(self) -> str:
         return f"<Village {self.slug}>"
+
+
+class SettingChange(db.Model):
+    """One change of a village setting that governs officials (who changed it, when, old -> new).
+
+    Rows are only ever added (app/officials/audit.py refuses updates and deletes).
+    """
+
+    __tablename__ = "setting_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    village_id: Mapped[int] = mapped_column(ForeignKey("villages.id"), index=True)
+    setting: Mapped[str] = mapped_column(String(40))
+    old_value: Mapped[str] = mapped_column(String(200), default="")
+    new_value: Mapped[str] = mapped_column(String(200), default="")
+    changed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Kept as written: the account may be renamed or removed later, the record must not change.
+    changed_by_name: Mapped[str] = mapped_column(String(120), default="")
+    changed_by_role: Mapped[str] = mapped_column(String(20), default="")
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -7,7 +7,6 @@ import re
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
-    BooleanField,
     DateField,
     HiddenField,
     IntegerField,
@@ -157,7 +156,15 @@ class LetterSettingsForm(FlaskForm):
         validators=[DataRequired(_l("Isi pola nomor surat.")), Length(max=80)],
         default=DEFAULT_PATTERN,
     )
-    require_head_approval = BooleanField(_l("Kepala desa menyetujui setiap surat sebelum diberi nomor"))
+    # Explicit both ways (not a checkbox, whose absence reads as "off"): turning it off is refused to
+    # operators, and a missing value must not pass for a choice.
+    require_head_approval = SelectField(
+        _l("Kepala desa menyetujui setiap surat sebelum diberi nomor"),
+        choices=[
+            SelectChoice("ya", _l("Ya: surat diberi nomor setelah disetujui kepala desa")),
+            SelectChoice("tidak", _l("Tidak: petugas menerbitkan surat atas nama kepala desa")),
+        ],
+    )
 
 
 class HolidayForm(FlaskForm):

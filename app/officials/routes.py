@@ -14,7 +14,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import selectinload
 
 from app import letters, workflow
-from app.access import can_read_village, can_work_village, village_filter
+from app.access import can_read_village, can_relax_head_approval, can_work_village, village_filter
 from app.domain import states
 from app.domain.errors import DomainError
 from app.domain.letters import validate_number_pattern
@@ -24,7 +24,6 @@ from app.domain.storage import InvalidPhotoName, PhotoStore
 from app.domain.text import mask_name, parse_rupiah
 from app.extensions import db
 from app.models import Attachment, Holiday, Role, Service, ServiceRequest, User, Village
-from app.models.letters import VillageLetterSettings
 from app.officials import bp, holidays, queue, reports
 from app.officials.forms import (
     CounterForm,
@@ -36,7 +35,7 @@ from app.officials.forms import (
     parse_documents,
     parse_fields,
 )
-from app.web import readable_village_or_404, render, roles_required, village_row_or_404
+from app.web import readable_village_or_404, render, roles_required, safe_next, village_row_or_404
 
 READERS = (Role.OPERATOR, Role.HEAD, Role.REGION_ADMIN, Role.SUPERADMIN)
 WORKERS = (Role.OPERATOR, Role.HEAD)
@@ -48,12 +47,6 @@ PRIVATE = "private, no-store"
 
 def _is_htmx() -> bool:
     return request.headers.get("HX-Request") == "true" and request.headers.get("HX-Boosted") != "true"
-
-
-def _safe_next(target: str | None) -> str | None:
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None
 
 
 def _reading_village() -> Village | None:
@@ -174,7 +167,7 @@ def _detail(req: ServiceRequest, *, status: int = 200, error: str | None = None,
         late=queue.is_late(req, today),
         error=error,
         conflict=conflict,
-        next_url=_safe_next(request.values.get("next")),
+        next_url=safe_next(request.values.get("next")),
         vargs=_village_args(village),
         statuses_label=states.status_label,
         assisted_by=db.session.get(User, req.assisted_by_id) if req.assisted_by_id else None,
@@ -212,7 +205,7 @@ def act(request_id: int):
         fresh = db.session.get(ServiceRequest, request_id)
         return _detail(fresh, status=422, error=_(err.message, **err.params))
     flash(message)
-    target = _safe_next(request.form.get("next"))
+    target = safe_next(request.form.get("next"))
     if _is_htmx() and target is None:
         return _detail(db.session.get(ServiceRequest, request_id))
     return redirect(target or url_for("officials.request_detail", request_id=request_id), 303)
@@ -280,7 +273,7 @@ def letter_draft(request_id: int):
     if not can_work_village(current_user, req.village) or not letters.is_letter_service(req.service):
         abort(404)
     try:
-        data = letters.draft_pdf(req, upload_dir=current_app.config["UPLOAD_DIR"])
+        data = letters.draft_pdf(req, current_user, upload_dir=current_app.config["UPLOAD_DIR"])
     except DomainError as err:
         return _detail(req, status=422, error=_(err.message, **err.params))
     return _pdf_response(data, f"draf-{req.tracking_code}.pdf")
@@ -390,28 +383,60 @@ def toggle_service(service_id: int):
 
 
 @bp.route("/pengaturan-surat", methods=["GET", "POST"])
-@roles_required(*WORKERS)
+@roles_required(*READERS)
 def letter_settings():
-    village = _working_village()
+    """Numbering (the village's officials) and the head's approval (see letters.change_settings)."""
+    village = _reading_village()
+    if village is None:
+        return _pick_village()
     settings = letters.settings_for(village.id)
-    form = LetterSettingsForm(obj=settings)
+    numbering = can_work_village(current_user, village)
+    relaxable = can_relax_head_approval(current_user, village)
+    # A field left out of a POST keeps its current value (an operator's page has no "off" to send).
+    form = LetterSettingsForm(
+        numbering_mode=settings.numbering_mode,
+        number_pattern=settings.number_pattern,
+        require_head_approval="ya" if settings.require_head_approval else "tidak",
+    )
+    if not numbering:
+        del form.numbering_mode, form.number_pattern
+    status, error = 200, None
     if form.validate_on_submit():
+        values = {"require_head_approval": form.require_head_approval.data == "ya"}
+        if numbering:
+            values.update(
+                numbering_mode=form.numbering_mode.data, number_pattern=form.number_pattern.data.strip()
+            )
         try:
-            validate_number_pattern(form.number_pattern.data.strip())
+            if numbering:
+                validate_number_pattern(values["number_pattern"])
         except DomainError as err:
             form.number_pattern.errors.append(_(err.message, **err.params))
         else:
-            row = db.session.get(VillageLetterSettings, village.id) or VillageLetterSettings(
-                village_id=village.id
-            )
-            row.numbering_mode = form.numbering_mode.data
-            row.number_pattern = form.number_pattern.data.strip()
-            row.require_head_approval = bool(form.require_head_approval.data)
-            db.session.add(row)
-            db.session.commit()
-            flash(_("Pengaturan surat disimpan."))
-            return redirect(url_for("officials.letter_settings"), 303)
-    return render("officials/settings.html", village=village, form=form, status=422 if form.errors else 200)
+            try:
+                changes = letters.change_settings(village, current_user, **values)
+            except DomainError as err:
+                db.session.rollback()
+                # Refused as a whole, what was typed stays on the page.
+                status, error = 403, _(err.message, **err.params)
+            else:
+                db.session.commit()
+                flash(_("Pengaturan surat disimpan.") if changes else _("Tidak ada yang berubah."))
+                return redirect(url_for("officials.letter_settings", **_village_args(village)), 303)
+    if form.errors:
+        status = 422
+    return render(
+        "officials/settings.html",
+        village=village,
+        settings=settings,
+        form=form,
+        numbering=numbering,
+        relaxable=relaxable,
+        history=letters.setting_history(village.id),
+        vargs=_village_args(village),
+        error=error,
+        status=status,
+    )
 
 
 # ---------------------------------------------------------------- holidays

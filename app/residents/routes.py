@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from flask import abort, current_app, flash, make_response, redirect, request, session, url_for
+from flask import abort, current_app, flash, make_response, redirect, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -23,7 +23,7 @@ from app.domain.tracking import normalize_tracking_code
 from app.extensions import db, limiter
 from app.models import Service, ServiceRequest, Village
 from app.pagecache import shared
-from app.residents import bp, intake
+from app.residents import bp, intake, receipts
 from app.residents.forms import (
     FIELD_PREFIX,
     FixForm,
@@ -38,7 +38,6 @@ from app.web import active_village_or_404, render
 MAIN_PATH = (states.DIAJUKAN, states.DIVERIFIKASI, states.DIPROSES, states.SIAP_DIAMBIL, states.SELESAI)
 QUEUE_WORKING = (states.DIAJUKAN, states.DIVERIFIKASI, states.DIPROSES)
 QUEUE_SHOWN = 40
-RECEIPTS_KEPT = 5
 MINE_MAX = 20
 
 
@@ -149,7 +148,8 @@ def request_service(slug: str, code: str):
         except DomainError as err:
             db.session.rollback()
             return _form_page(village, service, form, photos, 422, _(err.message, **err.params))
-        _remember_receipt(result.request.tracking_code, result.fix_token)
+        # Kept (the link sealed) so a refresh or a replayed form still shows the receipt.
+        receipts.remember(result.request.tracking_code, result.fix_token)
         return redirect(url_for("residents.receipt", code=result.request.tracking_code), 303)
 
     return render(
@@ -203,15 +203,6 @@ def _submit(village: Village, service: Service, form, photos: dict) -> workflow.
     return result
 
 
-def _remember_receipt(code: str, token: str | None) -> None:
-    """Keep the private link in the session so a refresh or a replayed form still shows it."""
-    receipts = dict(session.get("receipts", {}))
-    if token or code not in receipts:
-        receipts.pop(code, None)
-        receipts[code] = token or ""
-    session["receipts"] = dict(list(receipts.items())[-RECEIPTS_KEPT:])
-
-
 # --- receipt -----------------------------------------------------------------------------------
 
 
@@ -220,13 +211,12 @@ def _request_by_code(code: str) -> ServiceRequest | None:
 
 
 def _receipt_context(code: str):
-    receipts = session.get("receipts", {})
-    if code not in receipts:
+    if not receipts.holds(code):
         return None
     req = _request_by_code(code)
     if req is None:
         abort(404)
-    token = receipts[code]
+    token = receipts.private_token(code)
     tracking_url = _absolute(url_for("residents.track", code=code))
     return {
         "req": req,
@@ -550,8 +540,7 @@ def _clean_codes(raw: list[str]) -> list[str]:
 
 @bp.route("/saya")
 def mine():
-    codes = list(reversed(list(session.get("receipts", {}))))
-    return render("residents/mine.html", rows=_status_rows(codes))
+    return render("residents/mine.html", rows=_status_rows(receipts.codes()))
 
 
 @bp.route("/saya/status")
