@@ -10,11 +10,12 @@ import hashlib
 import hmac
 import os
 
-from flask import current_app, request
+from flask import current_app, g, request
 from flask_limiter.util import get_remote_address
 
 from app.domain.errors import DomainError
 from app.domain.phone import normalize_phone
+from app.extensions import limiter
 
 # Residents behind one mobile carrier NAT or a village kiosk share an address: keep it generous.
 DEFAULTS = {
@@ -22,7 +23,10 @@ DEFAULTS = {
     "SUBMIT_ADDRESS_LIMIT": "30 per hour;200 per day",
     "ORDER_PHONE_LIMIT": "10 per hour;30 per day",
     "API_KEY_LIMIT": "600 per hour",
+    # Unknown tracking codes one address may try, wherever it asks (see counts_code_misses).
+    "TRACK_MISS_LIMIT": "10 per minute;40 per hour",
 }
+CODE_MISS_SCOPE = "tracking-code-miss"
 
 
 def configured(name: str):
@@ -68,3 +72,33 @@ def not_sending() -> bool:
 def stored(response) -> bool:
     """Count only what was stored: a redirect to the receipt or the product page."""
     return response.status_code in (302, 303)
+
+
+def _code_misses() -> int:
+    # Before the view runs: is there room for one more guess? After it: what it actually missed.
+    return g.get("code_misses", 1)
+
+
+def counts_code_misses(view):
+    """One budget of unknown tracking codes per address, shared by every route that tells whether a
+    code exists (tracking page, "my requests" statuses, the Open311 token lookup): a guesser gains
+    nothing by switching route, or by asking for twenty codes at once."""
+    return limiter.shared_limit(
+        configured("TRACK_MISS_LIMIT"),
+        scope=CODE_MISS_SCOPE,
+        key_func=address_key,
+        cost=_code_misses,
+        deduct_when=lambda response: g.get("code_misses", 0) > 0,
+    )(view)
+
+
+def code_guesses_left() -> int:
+    """How many unknown codes this address may still try now (under the tightest window)."""
+    shared = [rl for rl in limiter.current_limits if rl.shared and CODE_MISS_SCOPE in rl.key]
+    return min((rl.remaining for rl in shared), default=1_000_000)
+
+
+def code_missed(count: int = 1) -> None:
+    """Count ``count`` unknown codes against this address once the response is made."""
+    if count > 0:
+        g.code_misses = g.get("code_misses", 0) + count

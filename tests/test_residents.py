@@ -576,6 +576,33 @@ def test_unknown_codes_are_rate_limited_with_a_clear_message(client, village, ap
     assert client.get(f"/lacak/{req.tracking_code}").status_code == 429
 
 
+def test_my_requests_statuses_count_each_unknown_code_as_a_guess(client, village, app, monkeypatch):
+    # /saya/status takes up to 20 codes a call and answers only the real ones: each code that is
+    # not there is a guess, from the same budget as /lacak, and a batch that would overdraw it
+    # is refused whole.
+    monkeypatch.setitem(app.config, "TRACK_MISS_LIMIT", "10 per minute")
+    req = _request_in(village)
+    guesses = ["2345-6789-" + a + b for a in "AB" for b in ALPHABET[10:20]]
+    first = client.get("/saya/status", query_string={"kode": [*guesses[:5], req.tracking_code]})
+    assert first.status_code == 200 and req.tracking_code in first.get_data(as_text=True)
+    overdraw = client.get("/saya/status", query_string={"kode": [*guesses[5:11], req.tracking_code]})
+    assert overdraw.status_code == 429
+    assert "Terlalu banyak kode lacak yang tidak ditemukan" in overdraw.get_data(as_text=True)
+    assert req.tracking_code not in overdraw.get_data(as_text=True)
+    # The refusal spent what was left: no more answers here or on /lacak for a while.
+    assert client.get("/saya/status", query_string={"kode": [req.tracking_code]}).status_code == 429
+    assert client.get(f"/lacak/{req.tracking_code}").status_code == 429
+
+
+def test_my_requests_with_only_real_codes_never_run_into_the_guess_limit(client, village, app, monkeypatch):
+    monkeypatch.setitem(app.config, "TRACK_MISS_LIMIT", "3 per minute")
+    codes = [_request_in(village, key=f"mine-{n}").tracking_code for n in range(5)]
+    for _ in range(5):
+        response = client.get("/saya/status", query_string={"kode": codes})
+        assert response.status_code == 200
+        assert all(code in response.get_data(as_text=True) for code in codes)
+
+
 def test_known_codes_do_not_use_up_the_limit(client, village, app, monkeypatch):
     monkeypatch.setitem(app.config, "TRACK_MISS_LIMIT", "3 per minute")
     req = _request_in(village)
