@@ -25,8 +25,13 @@ DEFAULTS = {
     "API_KEY_LIMIT": "600 per hour",
     # Unknown tracking codes one address may try, wherever it asks (see counts_code_misses).
     "TRACK_MISS_LIMIT": "10 per minute;40 per hour",
+    # Photos sent with resident forms (each is checked, decoded and stored at once, on every step):
+    # per address, and per form (a request form's key, or a private fix link).
+    "UPLOAD_ADDRESS_LIMIT": "60 per hour;300 per day",
+    "UPLOAD_FORM_LIMIT": "15 per hour",
 }
 CODE_MISS_SCOPE = "tracking-code-miss"
+UPLOAD_SCOPE = "photo-uploads"
 
 
 def configured(name: str):
@@ -62,6 +67,37 @@ def api_key_key() -> str:
     """Count against the API key sent, or the address when none is."""
     raw = (request.values.get("api_key") or "").strip()
     return _hashed("apikey", raw) if raw else address_key()
+
+
+def form_key() -> str:
+    """Count against one form: its idempotency key (the request form) or its URL (a private fix link)."""
+    return _hashed("form", request.form.get("idempotency_key") or request.path)
+
+
+def photos_sent() -> int:
+    """How many photos this request carries (file fields with a file in them)."""
+    return sum(1 for upload in request.files.values() if upload.filename)
+
+
+def counts_photo_uploads(view):
+    """Limit the photos resident forms may send, on every step (check, edit, send, fix), each photo
+    counting once, per address and per form."""
+    for name, key_func in (("UPLOAD_ADDRESS_LIMIT", address_key), ("UPLOAD_FORM_LIMIT", form_key)):
+        view = limiter.shared_limit(
+            configured(name),
+            scope=f"{UPLOAD_SCOPE}:{name}",
+            key_func=key_func,
+            methods=["POST"],
+            exempt_when=lambda: photos_sent() == 0,
+            cost=photos_sent,
+        )(view)
+    return view
+
+
+def hit_upload_limit(exc) -> bool:
+    """Whether the 429 ``exc`` came from the photo limits."""
+    limit = getattr(exc, "limit", None)
+    return str(getattr(limit, "scope", "")).startswith(UPLOAD_SCOPE)
 
 
 def not_sending() -> bool:

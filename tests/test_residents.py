@@ -445,6 +445,47 @@ def test_an_image_with_too_many_pixels_is_refused_before_decoding(client, villag
     assert "Ukuran gambar terlalu besar" in response.get_data(as_text=True)
 
 
+def test_a_small_png_of_huge_dimensions_is_refused_at_the_check_step(client, village, app):
+    # Issue 15, item 6: a 37 KB 6300 x 6300 PNG cost seconds of CPU per upload. It is refused from
+    # its header with a clear message, and nothing of it is stored.
+    import struct
+    import zlib
+
+    side = 6300
+    compressor = zlib.compressobj(9)
+    idat = b"".join(
+        [*(compressor.compress(b"\x00" + b"\xff" * side) for _ in range(side)), compressor.flush()]
+    )
+
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    flat = (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0))
+        + chunk(b"IDAT", idat)
+        + chunk(b"IEND", b"")
+    )
+    assert len(flat) < 60_000
+    from pathlib import Path
+
+    def stored() -> set:
+        return {p for p in Path(app.config["UPLOAD_DIR"]).rglob("*") if p.is_file()}
+
+    before = stored()
+    csrf, key = form_page(client)
+    response = client.post(
+        "/desa/hanura/layanan/domisili",
+        data=answers(csrf, key, doc_ktp=(io.BytesIO(flat), "ktp.png", "image/png"), doc_kk=None),
+        content_type="multipart/form-data",
+    )
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "Ukuran gambar terlalu besar (6300 x 6300 piksel)" in html and "16 megapiksel" in html
+    assert 'value="Siti Wulandari"' in html  # nothing typed is lost
+    assert stored() == before
+
+
 def test_a_missing_required_photo_is_named(client, village):
     csrf, key = form_page(client)
     response = client.post(

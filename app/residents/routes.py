@@ -122,6 +122,7 @@ def _form_page(village, service, form, photos, status=200, error=None):
     exempt_when=limits.not_sending,
     deduct_when=limits.stored,
 )
+@limits.counts_photo_uploads
 def request_service(slug: str, code: str):
     village = active_village_or_404(slug)
     service = _service_or_404(village, code)
@@ -266,7 +267,12 @@ def _shown_name(req: ServiceRequest) -> str:
 
 @bp.errorhandler(429)
 def too_many(exc):
-    if request.endpoint in ("residents.track", "residents.mine_status"):
+    if limits.hit_upload_limit(exc):
+        message = _(
+            "Terlalu banyak foto dikirim dari perangkat ini atau untuk formulir ini. "
+            "Tunggu sebentar, lalu kembali ke formulir dan kirim lagi."
+        )
+    elif request.endpoint in ("residents.track", "residents.mine_status"):
         message = _(
             "Terlalu banyak kode lacak yang tidak ditemukan dari perangkat ini. "
             "Periksa lagi kode pada tanda terima Anda, lalu coba lagi beberapa menit lagi."
@@ -448,6 +454,7 @@ def _private_page(req, token, form=None, photos=None, status=200, error=None):
 
 
 @bp.route("/permohonan/<token>", methods=["GET", "POST"])
+@limits.counts_photo_uploads
 def private(token: str):
     req = workflow.find_by_fix_token(token)
     if req is None:
