@@ -200,21 +200,9 @@ def test_the_stop_form_posts_to_the_stop_route(app):
 def test_someone_who_only_knows_the_code_cannot_stop_resume_or_subscribe(app, client, vapid):
     # The code is on the public queue screen; knowing it must not let a stranger act for the resident.
     village, service = make_village()
-    mine = submit_request(
-        village,
-        service,
-        nik="1809100101900001",
-        name="Siti Aminah",
-        phone="+6281234567890",
-        idempotency_key="stranger-1",
-    )
-    other = submit_request(
-        village,
-        service,
-        nik="1809100101900002",
-        name="Budi",
-        phone="+6281234567891",
-        idempotency_key="stranger-2",
+    mine, other = (
+        _with_private_link(village, service, "stranger-1"),
+        _with_private_link(village, service, "stranger-2"),
     )
     db.session.commit()
     code = mine.request.tracking_code
@@ -228,12 +216,7 @@ def test_someone_who_only_knows_the_code_cannot_stop_resume_or_subscribe(app, cl
     assert client.post(f"/lacak/{code}/pesan", data=crossed).status_code == 403
     browser = Browser("http://127.0.0.1:9/push/stranger")
     for body in (browser.subscription, {**browser.subscription, "token": other.fix_token}):
-        pushed = client.post(
-            f"/lacak/{code}/push",
-            data=json.dumps(body),
-            content_type="application/json",
-            headers={"X-CSRFToken": token},
-        )
+        pushed = _push(client, code, json.dumps(body), token)
         assert pushed.status_code == 403 and "link pribadi" in pushed.get_json()["error"]
     # An unknown code answers exactly the same: no hint that a code exists.
     unknown = client.post("/lacak/2222-2222-22/pesan", data={"action": "stop", "csrf_token": token})
@@ -248,14 +231,7 @@ def test_someone_who_only_knows_the_code_cannot_stop_resume_or_subscribe(app, cl
 
 def test_the_private_page_stops_resumes_and_subscribes_this_phone(app, client, vapid):
     village, service = make_village()
-    sent = submit_request(
-        village,
-        service,
-        nik="1809100101900001",
-        name="Siti Aminah",
-        phone="+6281234567890",
-        idempotency_key="private-page",
-    )
+    sent = _with_private_link(village, service, "private-page")
     db.session.commit()
     code, private = sent.request.tracking_code, f"/permohonan/{sent.fix_token}"
     page = client.get(private).get_data(as_text=True)
@@ -273,11 +249,8 @@ def test_the_private_page_stops_resumes_and_subscribes_this_phone(app, client, v
     page = client.get(private).get_data(as_text=True)
     assert f'data-token="{sent.fix_token}"' in page and f'data-url="/lacak/{code}/push"' in page
     browser = Browser("http://127.0.0.1:9/push/mine")
-    pushed = client.post(
-        f"/lacak/{code}/push",
-        data=json.dumps({**browser.subscription, "token": sent.fix_token}),
-        content_type="application/json",
-        headers={"X-CSRFToken": csrf_from(page)},
+    pushed = _push(
+        client, code, json.dumps({**browser.subscription, "token": sent.fix_token}), csrf_from(page)
     )
     assert pushed.status_code == 201, pushed.get_json()
     assert db.session.scalar(select(PushSubscription.request_id)) == sent.request.id
@@ -309,12 +282,7 @@ def test_deeply_nested_or_malformed_json_is_a_clear_400_not_a_500(app, client, v
     deep = "[" * 50_000 + "]" * 50_000
     nested = '{"endpoint": ' + "{" * 3000 + "}" * 3000 + "}"
     for body in (deep, nested, '"just a string"', "[1, 2]", "{not json", '{"keys": [1]}'):
-        response = client.post(
-            f"/lacak/{req.tracking_code}/push",
-            data=body,
-            content_type="application/json",
-            headers={"X-CSRFToken": token},
-        )
+        response = _push(client, req.tracking_code, body, token)
         assert response.status_code in (400, 422), (body[:20], response.status_code)
         assert response.get_json()["error"], body[:20]
     # Every form takes a JSON body too (Flask-WTF reads it): the same answer there, never a 500.
@@ -323,6 +291,25 @@ def test_deeply_nested_or_malformed_json_is_a_clear_400_not_a_500(app, client, v
             "/akun/masuk", data=body, content_type="application/json", headers={"X-CSRFToken": token}
         )
         assert response.status_code == 400 and "JSON" in response.get_json()["error"]
+
+
+def _with_private_link(village, service, key: str):
+    """A request as the form stores it, with its private link (``.fix_token``)."""
+    return submit_request(
+        village,
+        service,
+        nik="1809100101900001",
+        name="Siti Aminah",
+        phone="+6281234567890",
+        idempotency_key=key,
+    )
+
+
+def _push(client, code: str, body: str, csrf: str):
+    """The push opt-in's POST, as push.js sends it."""
+    return client.post(
+        f"/lacak/{code}/push", data=body, content_type="application/json", headers={"X-CSRFToken": csrf}
+    )
 
 
 def _sent_from_this_phone(client, code: str) -> None:

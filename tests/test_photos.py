@@ -72,19 +72,23 @@ def _png_chunk(kind: bytes, body: bytes) -> bytes:
     return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
 
-def _bomb_png(side: int = 20_000) -> bytes:
-    """A valid 1-bit PNG of side x side pixels: ~50 KB on disk, 400 megapixels decoded."""
-    row = b"\x00" * (1 + (side + 7) // 8)  # filter byte + packed bits
+def _flat_png(width: int, height: int, depth: int = 8) -> bytes:
+    """A valid greyscale PNG of one colour, built row by row: tiny on disk, huge once decoded."""
+    row = b"\x00" + b"\xff" * ((width * depth + 7) // 8)  # filter byte + packed pixels
     compressor = zlib.compressobj(9)
-    chunks = [compressor.compress(row * 1000) for _ in range(side // 1000)]
-    idat = b"".join([*chunks, compressor.flush()])
-    ihdr = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)
+    idat = b"".join([*(compressor.compress(row) for _ in range(height)), compressor.flush()])
+    ihdr = struct.pack(">IIBBBBB", width, height, depth, 0, 0, 0, 0)
     return (
         b"\x89PNG\r\n\x1a\n"
         + _png_chunk(b"IHDR", ihdr)
         + _png_chunk(b"IDAT", idat)
         + _png_chunk(b"IEND", b"")
     )
+
+
+def _bomb_png(side: int = 20_000) -> bytes:
+    """A valid 1-bit PNG of side x side pixels: ~50 KB on disk, 400 megapixels decoded."""
+    return _flat_png(side, side, depth=1)
 
 
 def _decode(photo: ProcessedPhoto) -> Image.Image:
@@ -246,20 +250,6 @@ def test_decompression_bomb_is_refused_without_decoding(bomb: bytes, no_decoding
     assert time.perf_counter() - started < 1.0
     assert "20000 x 20000" in message
     assert "16 megapiksel" in message  # a PNG: decoded at full size, so the tighter cap
-
-
-def _flat_png(width: int, height: int) -> bytes:
-    """An 8-bit greyscale PNG of one colour: tens of KB on disk, width x height bytes decoded."""
-    row = b"\x00" + b"\xff" * width  # filter byte + pixels
-    compressor = zlib.compressobj(9)
-    idat = b"".join([*(compressor.compress(row) for _ in range(height)), compressor.flush()])
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + _png_chunk(b"IHDR", ihdr)
-        + _png_chunk(b"IDAT", idat)
-        + _png_chunk(b"IEND", b"")
-    )
 
 
 def test_a_small_png_of_huge_dimensions_is_refused_from_its_header(no_decoding: None) -> None:

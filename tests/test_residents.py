@@ -418,23 +418,9 @@ def test_an_image_over_the_byte_limit_is_refused_with_the_limit(client, village,
 
 
 def test_an_image_with_too_many_pixels_is_refused_before_decoding(client, village):
-    import struct
-    import zlib
+    from tests.test_photos import _bomb_png
 
-    side = 20_000
-    row = b"\x00" * (1 + (side + 7) // 8)
-    compressor = zlib.compressobj(9)
-    idat = b"".join([*(compressor.compress(row * 1000) for _ in range(side // 1000)), compressor.flush()])
-
-    def chunk(kind, body):
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-    bomb = (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0))
-        + chunk(b"IDAT", idat)
-        + chunk(b"IEND", b"")
-    )
+    bomb = _bomb_png()
     csrf, key = form_page(client)
     response = client.post(
         "/desa/hanura/layanan/domisili",
@@ -448,24 +434,9 @@ def test_an_image_with_too_many_pixels_is_refused_before_decoding(client, villag
 def test_a_small_png_of_huge_dimensions_is_refused_at_the_check_step(client, village, app):
     # Issue 15, item 6: a 37 KB 6300 x 6300 PNG cost seconds of CPU per upload. It is refused from
     # its header with a clear message, and nothing of it is stored.
-    import struct
-    import zlib
+    from tests.test_photos import _flat_png
 
-    side = 6300
-    compressor = zlib.compressobj(9)
-    idat = b"".join(
-        [*(compressor.compress(b"\x00" + b"\xff" * side) for _ in range(side)), compressor.flush()]
-    )
-
-    def chunk(kind, body):
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-    flat = (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0))
-        + chunk(b"IDAT", idat)
-        + chunk(b"IEND", b"")
-    )
+    flat = _flat_png(6300, 6300)
     assert len(flat) < 60_000
     from pathlib import Path
 
