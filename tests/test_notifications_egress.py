@@ -224,3 +224,35 @@ def test_a_failed_call_shows_the_operator_a_status_and_a_reason_never_the_answer
     auth.login("operator.body@balai.test")
     page = client.get("/notifikasi/gagal").get_data(as_text=True)
     assert "HTTP 500" in page and "RAHASIA" not in page
+
+
+def test_a_gateway_answer_is_read_only_so_far(app):
+    # A hostile "gateway" streaming an endless answer must not fill the worker's memory.
+    import http.server
+    import threading
+
+    from app.notifications.channels import egress
+
+    class Endless(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            try:
+                for _ in range(2000):  # 16 MB if anyone read it all
+                    self.wfile.write(b" " * 8192)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Endless)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        answer = egress.post(f"http://127.0.0.1:{server.server_port}/", timeout=(2, 5), json={})
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert answer.status_code == 200 and len(answer.content) == egress.MAX_ANSWER_BYTES

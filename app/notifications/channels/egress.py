@@ -16,7 +16,9 @@ stand-in on the developer's machine) lets loopback through; production never doe
 from __future__ import annotations
 
 import ipaddress
+import json
 import socket
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import requests
@@ -122,10 +124,35 @@ def session() -> requests.Session:
     return http
 
 
-def post(url: str, *, timeout, **kwargs) -> requests.Response:
-    """POST to a gateway: public addresses only, no redirects followed.
+# A gateway's answer is a status and a little JSON; more is read no further (a hostile server could
+# otherwise stream gigabytes into the worker).
+MAX_ANSWER_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a gateway answered: its status and at most MAX_ANSWER_BYTES of its body."""
+
+    status_code: int
+    content: bytes
+
+    def json(self):
+        """The body as JSON; ValueError when it is not (or was cut short)."""
+        return json.loads(self.content)
+
+
+def post(url: str, *, timeout, **kwargs) -> Answer:
+    """POST to a gateway: public addresses only, no redirects followed, a bounded answer.
 
     Raises InvalidIPAddress for a forbidden address and requests' own errors otherwise.
     """
-    with session() as http:
-        return http.post(url, timeout=timeout, allow_redirects=False, **kwargs)
+    with (
+        session() as http,
+        http.post(url, timeout=timeout, allow_redirects=False, stream=True, **kwargs) as response,
+    ):
+        body = b""
+        for chunk in response.iter_content(8192):  # requests' errors, not urllib3's, on a broken read
+            body += chunk
+            if len(body) >= MAX_ANSWER_BYTES:
+                break
+        return Answer(response.status_code, body[:MAX_ANSWER_BYTES])

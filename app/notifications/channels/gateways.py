@@ -33,7 +33,7 @@ def _digits(e164: str) -> str:
     return normalize_phone(e164)[1:]
 
 
-def _post(url: str, **kwargs) -> requests.Response | Result:
+def _post(url: str, **kwargs) -> egress.Answer | Result:
     """POST to a gateway (public addresses only, see egress); a failure as a Result with a short reason."""
     try:
         return egress.post(url, timeout=TIMEOUT, **kwargs)
