@@ -77,6 +77,9 @@ class Config:
     PAGE_CACHE_ENTRIES = 512
     # How many reverse proxies (nginx, a load balancer) stand in front of gunicorn; 0 when none.
     PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0") or 0)
+    # Test/dev only: let WhatsApp/SMS gateway calls reach loopback (a gateway stand-in on this
+    # machine). Production never allows it (ProductionConfig.init), whatever the environment says.
+    GATEWAY_ALLOW_LOOPBACK = os.environ.get("GATEWAY_ALLOW_LOOPBACK", "").lower() in ("1", "true", "yes")
 
     @classmethod
     def init(cls, config: dict) -> None:
@@ -92,9 +95,12 @@ class ProductionConfig(Config):
     SESSION_COOKIE_SECURE = True
     REMEMBER_COOKIE_SECURE = True
     PREFERRED_URL_SCHEME = "https"
+    GATEWAY_ALLOW_LOOPBACK = False
 
     @classmethod
     def init(cls, config: dict) -> None:
+        # An operator-typed gateway URL must never reach this machine's own services.
+        config["GATEWAY_ALLOW_LOOPBACK"] = False
         if not config.get("SECRET_KEY"):
             raise RuntimeError("SECRET_KEY must be set in production (BALAI_ENV=production).")
         if len(config["SECRET_KEY"]) < 32:
@@ -114,6 +120,7 @@ class TestConfig(Config):
     REDIS_URL = None
     BASE_URL = "http://balai.test"
     SERVER_NAME = None
+    GATEWAY_ALLOW_LOOPBACK = True  # the gateways in tests are local HTTP servers
 
 
 CONFIGS = {"development": Config, "production": ProductionConfig, "test": TestConfig}

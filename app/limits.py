@@ -10,11 +10,12 @@ import hashlib
 import hmac
 import os
 
-from flask import current_app, request
+from flask import current_app, g, request
 from flask_limiter.util import get_remote_address
 
 from app.domain.errors import DomainError
 from app.domain.phone import normalize_phone
+from app.extensions import limiter
 
 # Residents behind one mobile carrier NAT or a village kiosk share an address: keep it generous.
 DEFAULTS = {
@@ -22,7 +23,15 @@ DEFAULTS = {
     "SUBMIT_ADDRESS_LIMIT": "30 per hour;200 per day",
     "ORDER_PHONE_LIMIT": "10 per hour;30 per day",
     "API_KEY_LIMIT": "600 per hour",
+    # Unknown tracking codes one address may try, wherever it asks (see counts_code_misses).
+    "TRACK_MISS_LIMIT": "10 per minute;40 per hour",
+    # Photos sent with resident forms (each is checked, decoded and stored at once, on every step):
+    # per address, and per form (a request form's key, or a private fix link).
+    "UPLOAD_ADDRESS_LIMIT": "60 per hour;300 per day",
+    "UPLOAD_FORM_LIMIT": "15 per hour",
 }
+CODE_MISS_SCOPE = "tracking-code-miss"
+UPLOAD_SCOPE = "photo-uploads"
 
 
 def configured(name: str):
@@ -60,6 +69,37 @@ def api_key_key() -> str:
     return _hashed("apikey", raw) if raw else address_key()
 
 
+def form_key() -> str:
+    """Count against one form: its idempotency key (the request form) or its URL (a private fix link)."""
+    return _hashed("form", request.form.get("idempotency_key") or request.path)
+
+
+def photos_sent() -> int:
+    """How many photos this request carries (file fields with a file in them)."""
+    return sum(1 for upload in request.files.values() if upload.filename)
+
+
+def counts_photo_uploads(view):
+    """Limit the photos resident forms may send, on every step (check, edit, send, fix), each photo
+    counting once, per address and per form."""
+    for name, key_func in (("UPLOAD_ADDRESS_LIMIT", address_key), ("UPLOAD_FORM_LIMIT", form_key)):
+        view = limiter.shared_limit(
+            configured(name),
+            scope=f"{UPLOAD_SCOPE}:{name}",
+            key_func=key_func,
+            methods=["POST"],
+            exempt_when=lambda: photos_sent() == 0,
+            cost=photos_sent,
+        )(view)
+    return view
+
+
+def hit_upload_limit(exc) -> bool:
+    """Whether the 429 ``exc`` came from the photo limits."""
+    limit = getattr(exc, "limit", None)
+    return str(getattr(limit, "scope", "")).startswith(UPLOAD_SCOPE)
+
+
 def not_sending() -> bool:
     """Whether this resident form post only checks input (the final 'send' step stores it)."""
     return request.form.get("step", "check") != "send"
@@ -68,3 +108,33 @@ def not_sending() -> bool:
 def stored(response) -> bool:
     """Count only what was stored: a redirect to the receipt or the product page."""
     return response.status_code in (302, 303)
+
+
+def _code_misses() -> int:
+    # Before the view runs: is there room for one more guess? After it: what it actually missed.
+    return g.get("code_misses", 1)
+
+
+def counts_code_misses(view):
+    """One budget of unknown tracking codes per address, shared by every route that tells whether a
+    code exists (tracking page, "my requests" statuses, the Open311 token lookup): a guesser gains
+    nothing by switching route, or by asking for twenty codes at once."""
+    return limiter.shared_limit(
+        configured("TRACK_MISS_LIMIT"),
+        scope=CODE_MISS_SCOPE,
+        key_func=address_key,
+        cost=_code_misses,
+        deduct_when=lambda response: g.get("code_misses", 0) > 0,
+    )(view)
+
+
+def code_guesses_left() -> int:
+    """How many unknown codes this address may still try now (under the tightest window)."""
+    shared = [rl for rl in limiter.current_limits if rl.shared and CODE_MISS_SCOPE in rl.key]
+    return min((rl.remaining for rl in shared), default=1_000_000)
+
+
+def code_missed(count: int = 1) -> None:
+    """Count ``count`` unknown codes against this address once the response is made."""
+    if count > 0:
+        g.code_misses = g.get("code_misses", 0) + count

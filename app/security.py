@@ -7,7 +7,9 @@ import os
 import re
 import traceback
 
-from flask import Flask, abort, request
+from flask import Flask, abort, jsonify, request
+from flask.json.provider import DefaultJSONProvider
+from flask_babel import gettext as _
 from sqlalchemy.exc import DataError
 from werkzeug.exceptions import BadRequest
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -84,9 +86,21 @@ def install_log_redaction() -> None:
     logging.setLogRecordFactory(factory)
 
 
+class BoundedJSONProvider(DefaultJSONProvider):
+    """JSON whose nesting past Python's recursion limit is a bad request (400), not a crash (500)."""
+
+    def loads(self, s, **kwargs):
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:
+            # ValueError is what request.get_json() turns into a 400 (or None when silent).
+            raise ValueError("JSON nested too deeply") from None
+
+
 def init_app(app: Flask) -> None:
     production = app.config["ENV_NAME"] == "production"
     install_log_redaction()
+    app.json = BoundedJSONProvider(app)
     # Behind nginx every client would otherwise share 127.0.0.1, and the per-address limits on
     # logins and submissions would lock out a whole village at once. Trust only as many
     # X-Forwarded-* hops as there are proxies we run.
@@ -108,6 +122,15 @@ def init_app(app: Flask) -> None:
             for _key, value in values.items(multi=True)
         ):
             abort(400)
+
+    @app.before_request
+    def refuse_json_that_is_not_an_object():
+        # Forms (Flask-WTF reads a JSON body as the form) and the push opt-in take one JSON object;
+        # an array, a bare value, a broken or absurdly deep body is the client's error, said plainly.
+        if request.is_json and not isinstance(request.get_json(silent=True), dict):
+            message = _("Isi permintaan bukan JSON yang bisa dibaca: kirim satu objek JSON yang sah.")
+            return jsonify({"ok": False, "error": message}), 400
+        return None
 
     @app.errorhandler(DataError)
     @app.errorhandler(OverflowError)

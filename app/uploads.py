@@ -1,9 +1,11 @@
-"""Stored photos that no row refers to any more, removed once a day.
+"""Stored photos that no row refers to any more, removed every hour.
 
 A resident's photo (often of a KTP or KK) is stored as soon as the form arrives, before the request
 is saved, so that a form sent back with an error keeps it (``residents.intake`` signs its name into
-the form, valid for two days). A form never sent again leaves that photo behind; so does a write
-cut short by a crash. Photos older than ``GRACE`` that no table names are deleted here.
+the form, valid for two hours after the form's last step, and marks the file as used at each step).
+A form never sent again leaves that photo behind; so does a write cut short by a crash. Photos
+untouched for longer than ``GRACE`` that no table names are deleted here: an identity photo of a
+form someone abandoned (or a script's upload flood) stays on disk for hours, not days.
 """
 
 from __future__ import annotations
@@ -26,9 +28,12 @@ from app.models.profile import ProjectPhoto
 
 log = logging.getLogger(__name__)
 
-# Longer than a kept photo's token lives (residents.intake.MAX_AGE, two days), so a form still open
-# on a phone never loses its photo.
-GRACE = timedelta(days=3)
+# Longer than a kept photo's token lives (residents.intake.MAX_AGE, two hours from the form's last
+# step), so a form still open on a phone never loses a photo its token still names.
+GRACE = timedelta(hours=2, minutes=30)
+# The hourly sweep looks only at files changed within this long (the daily one at all of them), so
+# a large store is not read in full every hour.
+RECENT = timedelta(days=1, hours=2)
 # Every column that holds the name of a stored file.
 REFERENCES = (
     Attachment.stored_name,
@@ -43,7 +48,12 @@ BATCH = 500
 # Past this many, more unreferenced old photos than referenced ones stops the sweep (see below).
 SUSPICIOUS_COUNT = 50
 
-PERIODIC.append(Periodic("app.uploads.sweep", queue="low", cron="45 2 * * *", name="upload-sweep"))
+PERIODIC.extend(
+    [
+        Periodic("app.uploads.sweep", queue="low", cron="45 * * * *", name="upload-sweep"),
+        Periodic("app.uploads.sweep_all", queue="low", cron="50 2 * * *", name="upload-sweep-all"),
+    ]
+)
 
 
 @dataclass(frozen=True)
@@ -63,16 +73,24 @@ def referenced(names: list[str]) -> set[str]:
 
 
 def sweep_folder(
-    upload_dir: str, *, grace: timedelta = GRACE, dry_run: bool = False, force: bool = False
+    upload_dir: str,
+    *,
+    grace: timedelta = GRACE,
+    within: timedelta | None = None,
+    dry_run: bool = False,
+    force: bool = False,
 ) -> Swept:
-    """Delete files under ``upload_dir`` older than ``grace`` that no row names.
+    """Delete files under ``upload_dir`` older than ``grace`` (and, with ``within``, younger than
+    that) that no row names.
 
     Forms left unsent are a small share of all photos. When most old photos look unreferenced, the
     database is more likely the wrong one (a worker started without DATABASE_URL, a staging copy
     over production's uploads): nothing is deleted then, unless ``force``.
     """
     store = PhotoStore(upload_dir)
-    files = store.files_before(time.time() - grace.total_seconds())
+    now = time.time()
+    since = now - within.total_seconds() if within is not None else None
+    files = store.files_before(now - grace.total_seconds(), since)
     doomed: list = []
     photos = leftovers = kept = 0
     while batch := list(islice(files, BATCH)):
@@ -103,8 +121,17 @@ def sweep_folder(
 
 
 def sweep() -> dict:
-    """Periodic (daily): remove stored photos nothing refers to."""
-    result = sweep_folder(current_app.config["UPLOAD_DIR"])
+    """Periodic (hourly): remove recent stored photos nothing refers to (forms left unsent)."""
+    return _periodic(within=RECENT)
+
+
+def sweep_all() -> dict:
+    """Periodic (daily): the same over every stored file, however old."""
+    return _periodic(within=None)
+
+
+def _periodic(within: timedelta | None) -> dict:
+    result = sweep_folder(current_app.config["UPLOAD_DIR"], within=within)
     db.session.rollback()  # only reads here; leave no transaction open in the worker
     log.info("upload sweep: %s", result)
     return asdict(result)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from functools import wraps
 from urllib.parse import urlsplit
 
-from flask import abort, current_app, make_response, render_template, request, send_file
+from flask import abort, current_app, make_response, render_template, request, send_file, session, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -29,12 +29,22 @@ def render(template: str, fragment: str | None = None, status: int = 200, **cont
     return response
 
 
+def absolute_url(endpoint: str, **values) -> str:
+    """A full URL under the configured BASE_URL, never the request's Host header (which anyone forges)."""
+    return current_app.config["BASE_URL"] + url_for(endpoint, **values)
+
+
 def active_village_or_404(slug: str) -> Village:
     """The active village with this slug, for public pages."""
     village = db.session.scalar(select(Village).where(Village.slug == slug, Village.active.is_(True)))
     if village is None:
         abort(404)
     return village
+
+
+def submitted_here(code: str) -> bool:
+    """Whether this browser's session sent the request with tracking ``code`` (its kept receipts)."""
+    return code in session.get("receipts", {})
 
 
 def readable_village_or_404(village_id: int) -> Village:

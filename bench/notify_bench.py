@@ -94,6 +94,7 @@ def main() -> None:
         REDIS_URL=redis_url,
         SECRET_KEY="notify-bench-secret-key-long-enough-0123456789",
         LOG_LEVEL="WARNING",
+        GATEWAY_ALLOW_LOOPBACK="1",  # the gateway is a local HTTP server
     )
 
     from redis import Redis

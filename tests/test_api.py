@@ -156,6 +156,64 @@ def test_posting_the_same_report_twice_creates_one_request(live, keys):
     assert first["service_request_id"] == second["service_request_id"]
 
 
+def test_an_idempotency_key_is_scoped_to_the_api_key_that_sent_it(live, keys):
+    # Two apps of one village, each with its own key, happen to use the same Idempotency-Key:
+    # each gets its own report stored, never the other's back.
+    app_b_key = issue_key(village("hanura"), "aplikasi B")
+    db.session.commit()
+    url = f"{live}/api/open311/v2/requests.json"
+    base = {"jurisdiction_id": HANURA, "service_code": "uji-aduan", "address_string": "Balai"}
+    headers = {"Idempotency-Key": "laporan-0001"}
+    a = requests.post(
+        url, data={**base, "api_key": keys["hanura"], "description": "Lampu A"}, headers=headers, timeout=10
+    )
+    b = requests.post(
+        url, data={**base, "api_key": app_b_key, "description": "Jalan B"}, headers=headers, timeout=10
+    )
+    assert a.status_code == b.status_code == 200, b.text
+    a_id, b_id = a.json()[0]["service_request_id"], b.json()[0]["service_request_id"]
+    assert a_id != b_id and a.json()[0]["token"] != b.json()[0]["token"]
+    assert db.session.get(ServiceRequest, int(b_id)).purpose == "Jalan B"
+    # The same key retrying with its Idempotency-Key still gets its own request back, once.
+    again = requests.post(
+        url, data={**base, "api_key": app_b_key, "description": "Jalan B"}, headers=headers, timeout=10
+    )
+    assert again.json()[0]["service_request_id"] == b_id
+
+
+def test_guessing_tokens_through_open311_is_cut_off_with_the_same_budget_as_tracking(
+    live, keys, app, monkeypatch
+):
+    monkeypatch.setitem(app.config, "TRACK_MISS_LIMIT", "5 per minute")
+    url = f"{live}/api/open311/v2/tokens/{{}}.json"
+    guesses = [f"2345-6789-A{c}" for c in "BCDEFGH"]
+    answers = [requests.get(url.format(g), params={"jurisdiction_id": HANURA}, timeout=10) for g in guesses]
+    assert [r.status_code for r in answers[:5]] == [404] * 5
+    blocked = answers[5]
+    assert blocked.status_code == 429 and blocked.headers["Retry-After"]
+    assert blocked.json()[0]["code"] == 429 and "unknown tokens" in blocked.json()[0]["description"]
+    xml = requests.get(
+        url.format(guesses[6]).replace(".json", ".xml"), params={"jurisdiction_id": HANURA}, timeout=10
+    )
+    assert xml.status_code == 429 and ET.fromstring(xml.content).find("error/code").text == "429"  # noqa: S314
+    # One budget for every door: the tracking page is closed to this address too.
+    assert requests.get(f"{live}/lacak/2345-6789-BB", timeout=10).status_code == 429
+
+
+def test_absolute_links_come_from_base_url_never_from_a_forged_host_header(live, demo):
+    forged = {"Host": "evil.example", "X-Forwarded-Host": "evil.example"}
+    villages = requests.get(f"{live}/api/v1/villages", headers=forged, timeout=10)
+    discovery = requests.get(f"{live}/api/open311/v2/discovery.json", headers=forged, timeout=10)
+    xml = requests.get(f"{live}/api/open311/v2/discovery.xml", headers=forged, timeout=10)
+    csv_rows = requests.get(f"{live}/api/v1/villages", params={"format": "csv"}, headers=forged, timeout=10)
+    for response in (villages, discovery, xml, csv_rows):
+        assert response.status_code == 200
+        assert "evil.example" not in response.text, response.url
+    urls = [row["url"] for row in villages.json()["data"]]
+    assert urls and all(u.startswith("http://balai.test/desa/") for u in urls)
+    assert discovery.json()["endpoints"][0]["url"] == "http://balai.test/api/open311/v2/"
+
+
 def test_api_keys_are_scoped_to_one_village(client, keys):
     form = {
         "jurisdiction_id": TRIMULYO,

@@ -59,6 +59,11 @@ class Policy:
 PUBLIC = Policy("public", EVERYONE, login=False)
 WITH_SECRET = Policy("resident with code / private token", EVERYONE, login=False)
 RECEIPT = Policy("the session that submitted the request", frozenset({RESIDENT}), login=False)
+# The public tracking code names the request but proves nothing: the phone that sent it (its session)
+# or the private link may act on it; everyone else gets 403, whether the code exists or not.
+OWN_REQUEST = Policy(
+    "the session that submitted the request, or its private link", frozenset({RESIDENT}), login=False
+)
 API_KEY = Policy("API key of the village", frozenset(), login=False)
 VILLAGE_WORK = Policy("village official of that village", frozenset({OPERATOR_A, HEAD_A}))
 VILLAGE_WORK_OWN = Policy(
@@ -147,14 +152,11 @@ ROUTES: dict[str, Route] = {
         wrong=lambda d: f"/verifikasi/{secrets.token_urlsafe(32)}",
     ),
     "notifications.push_subscribe": Route(
-        WITH_SECRET,
+        OWN_REQUEST,
         lambda d: f"/lacak/{d.code}/push",
-        wrong=lambda d: "/lacak/2345-6789-AB/push",
         also_ok=frozenset({400}),  # an empty subscription is refused as a bad request, not an error
     ),
-    "notifications.stop_messages": Route(
-        WITH_SECRET, lambda d: f"/lacak/{d.code}/pesan", wrong=lambda d: "/lacak/2345-6789-AB/pesan"
-    ),
+    "notifications.stop_messages": Route(OWN_REQUEST, lambda d: f"/lacak/{d.code}/pesan"),
     "bumdes.catalogue": Route(PUBLIC, lambda d: "/produk"),
     "bumdes.shop": Route(PUBLIC, lambda d: "/desa/hanura/produk"),
     "bumdes.product": Route(PUBLIC, _product_url),

@@ -88,6 +88,59 @@ def test_checking_and_correcting_the_form_does_not_use_up_the_limit(app, village
     assert _send(client).status_code == 303
 
 
+UPLOAD_MESSAGE = "Terlalu banyak foto dikirim dari perangkat ini atau untuk formulir ini"
+
+
+def _files(app) -> int:
+    from pathlib import Path
+
+    return sum(1 for p in Path(app.config["UPLOAD_DIR"]).rglob("*") if p.is_file())
+
+
+def test_photos_sent_with_check_steps_are_limited_per_address(app, village, monkeypatch):
+    # Issue 15, item 6: the check step stores every photo at once and was exempt from every limit
+    # (20 posts: +47 MB in 7.8 s, nothing submitted). Photos now count per address on every step.
+    monkeypatch.setitem(app.config, "UPLOAD_ADDRESS_LIMIT", "4 per hour")
+    client = _client(app, "10.1.8.1")
+    before = _files(app)
+    statuses = []
+    for _ in range(4):
+        csrf, key = form_page(client)  # a new form each time: the per-form limit is not what stops it
+        statuses.append(
+            client.post(
+                "/desa/hanura/layanan/domisili",
+                data=answers(csrf, key),
+                content_type="multipart/form-data",
+            )
+        )
+    assert [r.status_code for r in statuses] == [200, 200, 429, 429]
+    blocked = statuses[-1]
+    assert UPLOAD_MESSAGE in blocked.get_data(as_text=True) and blocked.headers["Retry-After"]
+    assert _files(app) == before + 4  # two photos a form, twice; nothing of the refused posts
+    # Another address is not held up, and a step without new photos still goes through here.
+    assert _send(_client(app, "10.1.8.2")).status_code == 303
+    csrf, key = form_page(client)
+    no_photos = client.post(
+        "/desa/hanura/layanan/domisili",
+        data=answers(csrf, key, doc_ktp=None, doc_kk=None),
+        content_type="multipart/form-data",
+    )
+    assert no_photos.status_code == 422  # the form again, asking for the photos: not a 429
+
+
+def test_photos_sent_for_one_form_are_limited(app, village, monkeypatch):
+    monkeypatch.setitem(app.config, "UPLOAD_FORM_LIMIT", "3 per hour")
+    client = _client(app, "10.1.9.1")
+    csrf, key = form_page(client)
+    post = lambda: client.post(  # noqa: E731
+        "/desa/hanura/layanan/domisili", data=answers(csrf, key), content_type="multipart/form-data"
+    )
+    assert post().status_code == 200
+    refused = post()
+    assert refused.status_code == 429 and UPLOAD_MESSAGE in refused.get_data(as_text=True)
+    assert _send(client).status_code == 303  # a fresh form from the same phone is fine
+
+
 def test_the_phone_never_reaches_the_limiter_storage_in_the_clear(app, village):
     from app.limits import phone_key
 

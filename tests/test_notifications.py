@@ -27,7 +27,7 @@ from app.models.notifications import (
     PushSubscription,
 )
 from app.notifications import jobs, messages, outbox
-from app.workflow import apply_action
+from app.workflow import apply_action, submit_request
 from tests.conftest import csrf_from, is_postgres
 from tests.test_notifications_support import (
     Browser,
@@ -169,6 +169,7 @@ def test_residents_who_stopped_messages_get_none(app, client, gateway):
     req = submit(village, service)
     db.session.commit()
     code = req.tracking_code
+    _sent_from_this_phone(client, code)
     response = client.post(f"/lacak/{code}/pesan", data={"action": "stop", "csrf_token": _csrf(client)})
     assert response.status_code == 303 and response.headers["Location"].endswith(f"/lacak/{code}")
     db.session.rollback()
@@ -196,8 +197,125 @@ def test_the_stop_form_posts_to_the_stop_route(app):
     assert f'action="/lacak/{req.tracking_code}/pesan"' in html and 'name="csrf_token"' in html
 
 
-def test_stopping_messages_for_an_unknown_code_is_404(client):
-    assert client.post("/lacak/2222-2222-22/pesan", data={"csrf_token": _csrf(client)}).status_code == 404
+def test_someone_who_only_knows_the_code_cannot_stop_resume_or_subscribe(app, client, vapid):
+    # The code is on the public queue screen; knowing it must not let a stranger act for the resident.
+    village, service = make_village()
+    mine, other = (
+        _with_private_link(village, service, "stranger-1"),
+        _with_private_link(village, service, "stranger-2"),
+    )
+    db.session.commit()
+    code = mine.request.tracking_code
+    token = _csrf(client)
+    for action in ("stop", "resume"):
+        refused = client.post(f"/lacak/{code}/pesan", data={"action": action, "csrf_token": token})
+        assert refused.status_code == 403
+        assert "link pribadi" in refused.get_data(as_text=True)
+    # Another request's private link proves nothing about this one.
+    crossed = {"action": "stop", "csrf_token": token, "token": other.fix_token}
+    assert client.post(f"/lacak/{code}/pesan", data=crossed).status_code == 403
+    browser = Browser("http://127.0.0.1:9/push/stranger")
+    for body in (browser.subscription, {**browser.subscription, "token": other.fix_token}):
+        pushed = _push(client, code, json.dumps(body), token)
+        assert pushed.status_code == 403 and "link pribadi" in pushed.get_json()["error"]
+    # An unknown code answers exactly the same: no hint that a code exists.
+    unknown = client.post("/lacak/2222-2222-22/pesan", data={"action": "stop", "csrf_token": token})
+    assert unknown.status_code == 403
+    db.session.rollback()
+    assert db.session.get(ServiceRequest, mine.request.id).notify is True
+    assert db.session.scalar(select(func.count(PushSubscription.id))) == 0
+    # Nor does the public tracking page offer the forms to a stranger.
+    page = client.get(f"/lacak/{code}").get_data(as_text=True)
+    assert "/pesan" not in page and "data-push" not in page
+
+
+def test_the_private_page_stops_resumes_and_subscribes_this_phone(app, client, vapid):
+    village, service = make_village()
+    sent = _with_private_link(village, service, "private-page")
+    db.session.commit()
+    code, private = sent.request.tracking_code, f"/permohonan/{sent.fix_token}"
+    page = client.get(private).get_data(as_text=True)
+    form = page[page.index(f'action="/lacak/{code}/pesan"') :]
+    assert f'name="token" value="{sent.fix_token}"' in form[: form.index("</form>")]
+    stop = {"csrf_token": csrf_from(form), "token": sent.fix_token, "action": "stop"}
+    response = client.post(f"/lacak/{code}/pesan", data=stop)
+    assert response.status_code == 303 and response.headers["Location"].endswith(private)
+    db.session.rollback()
+    assert db.session.get(ServiceRequest, sent.request.id).notify is False
+    client.post(f"/lacak/{code}/pesan", data={**stop, "action": "resume"})
+    db.session.rollback()
+    assert db.session.get(ServiceRequest, sent.request.id).notify is True
+
+    page = client.get(private).get_data(as_text=True)
+    assert f'data-token="{sent.fix_token}"' in page and f'data-url="/lacak/{code}/push"' in page
+    browser = Browser("http://127.0.0.1:9/push/mine")
+    pushed = _push(
+        client, code, json.dumps({**browser.subscription, "token": sent.fix_token}), csrf_from(page)
+    )
+    assert pushed.status_code == 201, pushed.get_json()
+    assert db.session.scalar(select(PushSubscription.request_id)) == sent.request.id
+
+
+def test_the_phone_that_sent_it_stops_messages_from_its_tracking_page(app, client):
+    village, service = make_village()
+    req = submit(village, service)
+    db.session.commit()
+    stranger = app.test_client()
+    assert "/pesan" not in stranger.get(f"/lacak/{req.tracking_code}").get_data(as_text=True)
+    _sent_from_this_phone(client, req.tracking_code)
+    page = client.get(f"/lacak/{req.tracking_code}").get_data(as_text=True)
+    form = page[page.index(f'action="/lacak/{req.tracking_code}/pesan"') :]
+    response = client.post(
+        f"/lacak/{req.tracking_code}/pesan", data={"csrf_token": csrf_from(form), "action": "stop"}
+    )
+    assert response.status_code == 303
+    db.session.rollback()
+    assert db.session.get(ServiceRequest, req.id).notify is False
+
+
+def test_deeply_nested_or_malformed_json_is_a_clear_400_not_a_500(app, client, vapid):
+    village, service = make_village()
+    req = submit(village, service)
+    db.session.commit()
+    _sent_from_this_phone(client, req.tracking_code)
+    token = _csrf(client)
+    deep = "[" * 50_000 + "]" * 50_000
+    nested = '{"endpoint": ' + "{" * 3000 + "}" * 3000 + "}"
+    for body in (deep, nested, '"just a string"', "[1, 2]", "{not json", '{"keys": [1]}'):
+        response = _push(client, req.tracking_code, body, token)
+        assert response.status_code in (400, 422), (body[:20], response.status_code)
+        assert response.get_json()["error"], body[:20]
+    # Every form takes a JSON body too (Flask-WTF reads it): the same answer there, never a 500.
+    for body in (deep, "[1, 2]", '"x"'):
+        response = client.post(
+            "/akun/masuk", data=body, content_type="application/json", headers={"X-CSRFToken": token}
+        )
+        assert response.status_code == 400 and "JSON" in response.get_json()["error"]
+
+
+def _with_private_link(village, service, key: str):
+    """A request as the form stores it, with its private link (``.fix_token``)."""
+    return submit_request(
+        village,
+        service,
+        nik="1809100101900001",
+        name="Siti Aminah",
+        phone="+6281234567890",
+        idempotency_key=key,
+    )
+
+
+def _push(client, code: str, body: str, csrf: str):
+    """The push opt-in's POST, as push.js sends it."""
+    return client.post(
+        f"/lacak/{code}/push", data=body, content_type="application/json", headers={"X-CSRFToken": csrf}
+    )
+
+
+def _sent_from_this_phone(client, code: str) -> None:
+    """What the request form leaves in the session of the phone that sent it (its receipts)."""
+    with client.session_transaction() as session:
+        session["receipts"] = {**session.get("receipts", {}), code: ""}
 
 
 def _csrf(client) -> str:
@@ -363,6 +481,7 @@ def test_a_web_push_arrives_encrypted_and_decrypts_with_the_subscriptions_keys(a
     village, service = make_village()
     req = submit(village, service, phone=None)
     db.session.commit()
+    _sent_from_this_phone(client, req.tracking_code)
     with Gateway(statuses=(201,)) as push_service:
         browser = Browser(push_service.url + "/push/abc")
         response = client.post(
@@ -406,6 +525,7 @@ def test_push_subscriptions_to_unknown_hosts_are_refused(app, client, vapid):
     village, service = make_village()
     req = submit(village, service)
     db.session.commit()
+    _sent_from_this_phone(client, req.tracking_code)
     for endpoint in ("http://10.0.0.5/steal", "https://evil.example.com/push", "file:///etc/passwd"):
         browser = Browser(endpoint)
         response = client.post(
@@ -702,5 +822,6 @@ def test_gateway_errors_are_stored_without_the_phone_number(app):
         db.session.commit()
     [n] = notifications(route="resident")
     assert n.state == PERMANENT_FAILURE
-    assert "6281234567890" not in n.deliveries[0].provider_error and "***" in n.deliveries[0].provider_error
-    assert "6281234567890" not in n.last_error
+    assert "6281234567890" not in n.deliveries[0].provider_error
+    assert "HTTP 400" in n.last_error and "6281234567890" not in n.last_error
+    assert "WhatsApp number" not in n.last_error  # the gateway's answer is not passed on at all

@@ -72,19 +72,23 @@ def _png_chunk(kind: bytes, body: bytes) -> bytes:
     return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
 
-def _bomb_png(side: int = 20_000) -> bytes:
-    """A valid 1-bit PNG of side x side pixels: ~50 KB on disk, 400 megapixels decoded."""
-    row = b"\x00" * (1 + (side + 7) // 8)  # filter byte + packed bits
+def _flat_png(width: int, height: int, depth: int = 8) -> bytes:
+    """A valid greyscale PNG of one colour, built row by row: tiny on disk, huge once decoded."""
+    row = b"\x00" + b"\xff" * ((width * depth + 7) // 8)  # filter byte + packed pixels
     compressor = zlib.compressobj(9)
-    chunks = [compressor.compress(row * 1000) for _ in range(side // 1000)]
-    idat = b"".join([*chunks, compressor.flush()])
-    ihdr = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)
+    idat = b"".join([*(compressor.compress(row) for _ in range(height)), compressor.flush()])
+    ihdr = struct.pack(">IIBBBBB", width, height, depth, 0, 0, 0, 0)
     return (
         b"\x89PNG\r\n\x1a\n"
         + _png_chunk(b"IHDR", ihdr)
         + _png_chunk(b"IDAT", idat)
         + _png_chunk(b"IEND", b"")
     )
+
+
+def _bomb_png(side: int = 20_000) -> bytes:
+    """A valid 1-bit PNG of side x side pixels: ~50 KB on disk, 400 megapixels decoded."""
+    return _flat_png(side, side, depth=1)
 
 
 def _decode(photo: ProcessedPhoto) -> Image.Image:
@@ -245,13 +249,32 @@ def test_decompression_bomb_is_refused_without_decoding(bomb: bytes, no_decoding
     message = _refused(bomb)
     assert time.perf_counter() - started < 1.0
     assert "20000 x 20000" in message
-    assert "40 megapiksel" in message
+    assert "16 megapiksel" in message  # a PNG: decoded at full size, so the tighter cap
+
+
+def test_a_small_png_of_huge_dimensions_is_refused_from_its_header(no_decoding: None) -> None:
+    # The issue's file: a ~40 KB 6300 x 6300 PNG, under the 40 MP JPEG limit but decoded at full size
+    # (1.3-2.6 s of CPU each). PNG and WebP get a tighter cap, checked before any pixel is decoded.
+    data = _flat_png(6300, 6300)
+    assert len(data) < 60_000
+    message = _refused(data)
+    assert "6300 x 6300 piksel" in message and "16 megapiksel" in message
+    webp = io.BytesIO()
+    Image.new("L", (5000, 4000)).save(webp, "WEBP", lossless=True)
+    assert "5000 x 4000 piksel" in _refused(webp.getvalue())
+
+
+def test_a_big_jpeg_is_still_taken_and_decoded_scaled_down() -> None:
+    # JPEG decodes at 1/2, 1/4 or 1/8 scale (draft), so a 24 MP camera photo stays cheap and welcome.
+    photo = process_photo(_jpeg((6000, 4000)))
+    assert (photo.width, photo.height) == (1600, 1067)
+    assert Image.MAX_IMAGE_PIXELS == photos_module.MAX_PIXELS  # Pillow's own guard, behind ours
 
 
 def test_pillow_bomb_guard_is_caught_when_our_limit_is_looser(bomb: bytes, no_decoding: None) -> None:
     # With a huge max_pixels our header check passes, Pillow's own guard must still stop it.
     started = time.perf_counter()
-    message = _refused(bomb, max_pixels=10**12)
+    message = _refused(bomb, max_pixels=10**12, max_unscaled_pixels=10**12)
     assert time.perf_counter() - started < 1.0
     assert "terlalu besar" in message
 

@@ -466,23 +466,9 @@ def test_an_image_over_the_byte_limit_is_refused_with_the_limit(client, village,
 
 
 def test_an_image_with_too_many_pixels_is_refused_before_decoding(client, village):
-    import struct
-    import zlib
+    from tests.test_photos import _bomb_png
 
-    side = 20_000
-    row = b"\x00" * (1 + (side + 7) // 8)
-    compressor = zlib.compressobj(9)
-    idat = b"".join([*(compressor.compress(row * 1000) for _ in range(side // 1000)), compressor.flush()])
-
-    def chunk(kind, body):
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-    bomb = (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0))
-        + chunk(b"IDAT", idat)
-        + chunk(b"IEND", b"")
-    )
+    bomb = _bomb_png()
     csrf, key = form_page(client)
     response = client.post(
         "/desa/hanura/layanan/domisili",
@@ -491,6 +477,32 @@ def test_an_image_with_too_many_pixels_is_refused_before_decoding(client, villag
     )
     assert response.status_code == 422
     assert "Ukuran gambar terlalu besar" in response.get_data(as_text=True)
+
+
+def test_a_small_png_of_huge_dimensions_is_refused_at_the_check_step(client, village, app):
+    # Issue 15, item 6: a 37 KB 6300 x 6300 PNG cost seconds of CPU per upload. It is refused from
+    # its header with a clear message, and nothing of it is stored.
+    from tests.test_photos import _flat_png
+
+    flat = _flat_png(6300, 6300)
+    assert len(flat) < 60_000
+    from pathlib import Path
+
+    def stored() -> set:
+        return {p for p in Path(app.config["UPLOAD_DIR"]).rglob("*") if p.is_file()}
+
+    before = stored()
+    csrf, key = form_page(client)
+    response = client.post(
+        "/desa/hanura/layanan/domisili",
+        data=answers(csrf, key, doc_ktp=(io.BytesIO(flat), "ktp.png", "image/png"), doc_kk=None),
+        content_type="multipart/form-data",
+    )
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "Ukuran gambar terlalu besar (6300 x 6300 piksel)" in html and "16 megapiksel" in html
+    assert 'value="Siti Wulandari"' in html  # nothing typed is lost
+    assert stored() == before
 
 
 def test_a_missing_required_photo_is_named(client, village):
@@ -622,6 +634,33 @@ def test_unknown_codes_are_rate_limited_with_a_clear_message(client, village, ap
     assert "Terlalu banyak kode lacak yang tidak ditemukan" in blocked.get_data(as_text=True)
     # Once blocked, a known code tells nothing either: guessing is stopped, not answered.
     assert client.get(f"/lacak/{req.tracking_code}").status_code == 429
+
+
+def test_my_requests_statuses_count_each_unknown_code_as_a_guess(client, village, app, monkeypatch):
+    # /saya/status takes up to 20 codes a call and answers only the real ones: each code that is
+    # not there is a guess, from the same budget as /lacak, and a batch that would overdraw it
+    # is refused whole.
+    monkeypatch.setitem(app.config, "TRACK_MISS_LIMIT", "10 per minute")
+    req = _request_in(village)
+    guesses = ["2345-6789-" + a + b for a in "AB" for b in ALPHABET[10:20]]
+    first = client.get("/saya/status", query_string={"kode": [*guesses[:5], req.tracking_code]})
+    assert first.status_code == 200 and req.tracking_code in first.get_data(as_text=True)
+    overdraw = client.get("/saya/status", query_string={"kode": [*guesses[5:11], req.tracking_code]})
+    assert overdraw.status_code == 429
+    assert "Terlalu banyak kode lacak yang tidak ditemukan" in overdraw.get_data(as_text=True)
+    assert req.tracking_code not in overdraw.get_data(as_text=True)
+    # The refusal spent what was left: no more answers here or on /lacak for a while.
+    assert client.get("/saya/status", query_string={"kode": [req.tracking_code]}).status_code == 429
+    assert client.get(f"/lacak/{req.tracking_code}").status_code == 429
+
+
+def test_my_requests_with_only_real_codes_never_run_into_the_guess_limit(client, village, app, monkeypatch):
+    monkeypatch.setitem(app.config, "TRACK_MISS_LIMIT", "3 per minute")
+    codes = [_request_in(village, key=f"mine-{n}").tracking_code for n in range(5)]
+    for _ in range(5):
+        response = client.get("/saya/status", query_string={"kode": codes})
+        assert response.status_code == 200
+        assert all(code in response.get_data(as_text=True) for code in codes)
 
 
 def test_known_codes_do_not_use_up_the_limit(client, village, app, monkeypatch):

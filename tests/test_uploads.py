@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,7 +16,7 @@ from app.extensions import db
 from app.jobs import PERIODIC
 from app.models import Attachment, ServiceRequest
 from app.residents import intake
-from tests.test_residents import answers, form_page, hidden_fields, submit, village  # noqa: F401
+from tests.test_residents import _unescape, answers, form_page, hidden_fields, submit, village  # noqa: F401
 
 OLD = time.time() - timedelta(days=4).total_seconds()
 
@@ -103,14 +103,66 @@ def test_the_command_counts_without_deleting_on_a_dry_run(app, folder, runner):
     assert all(p.exists() for p in files)
 
 
-def test_the_periodic_job_sweeps_and_reports(app, folder):
+def test_the_periodic_jobs_sweep_and_report(app, folder):
     orphans(PhotoStore(folder), 2)
-    assert "app.uploads.sweep" in {p.path for p in PERIODIC}
-    assert uploads.sweep() == {"photos": 2, "leftovers": 0, "kept": 0, "refused": False}
+    assert {"app.uploads.sweep", "app.uploads.sweep_all"} <= {p.path for p in PERIODIC}
+    assert uploads.sweep()["photos"] == 0  # the hourly sweep reads only the last day's files
+    assert uploads.sweep_all() == {"photos": 2, "leftovers": 0, "kept": 0, "refused": False}
+
+
+HOURS_AGO_3 = time.time() - timedelta(hours=3).total_seconds()
+
+
+def test_the_hourly_sweep_removes_the_photos_of_a_form_left_three_hours_ago(client, village, folder):  # noqa: F811
+    # Issue 15, item 6: photos of forms never sent (a script's flood, or an ID photo of a form given
+    # up) stay on disk for hours, not days.
+    from croniter import croniter
+
+    [job] = [p for p in PERIODIC if p.path == "app.uploads.sweep"]
+    runs = croniter(job.cron, datetime.now()).all_next(float)
+    assert next(runs) - time.time() <= 3600 and next(runs) - next(runs) <= 3600  # hourly
+    csrf, key = form_page(client)
+    checked = client.post(
+        "/desa/hanura/layanan/domisili", data=answers(csrf, key), content_type="multipart/form-data"
+    )
+    assert checked.status_code == 200
+    left = [p for p in folder.rglob("*") if p.is_file()]
+    assert len(left) == 2
+    for path in left:
+        age(path, HOURS_AGO_3)
+    assert uploads.sweep()["photos"] == 2
+    assert not any(p.exists() for p in left)
+    # The resident comes back to the form: the photos are asked for again, in plain words, and
+    # nothing typed is lost.
+    fields = _unescape(hidden_fields(checked.get_data(as_text=True)))
+    sent = client.post("/desa/hanura/layanan/domisili", data={**fields, "step": "send"})
+    html = sent.get_data(as_text=True)
+    assert sent.status_code == 422
+    assert "sudah tidak tersimpan karena formulir terlalu lama dibiarkan. Pilih fotonya lagi." in html
+    assert 'value="Siti Wulandari"' in html
+    assert db.session.scalar(select(ServiceRequest.id)) is None
+
+
+def test_a_form_still_being_worked_on_keeps_its_photos(client, village, folder):  # noqa: F811
+    csrf, key = form_page(client)
+    checked = client.post(
+        "/desa/hanura/layanan/domisili", data=answers(csrf, key), content_type="multipart/form-data"
+    )
+    left = [p for p in folder.rglob("*") if p.is_file()]
+    for path in left:
+        age(path, HOURS_AGO_3)
+    # Another step with the kept photos (an edit, a correction): each step marks them as in use.
+    fields = _unescape(hidden_fields(checked.get_data(as_text=True)))
+    edited = client.post("/desa/hanura/layanan/domisili", data={**fields, "step": "edit"})
+    assert edited.status_code == 200
+    assert uploads.sweep()["photos"] == 0
+    assert all(p.exists() for p in left)
+    assert edited.get_data(as_text=True).count("Foto sudah diterima") == 2
 
 
 def test_the_grace_period_outlives_a_kept_photo_token():
     assert uploads.GRACE.total_seconds() > intake.MAX_AGE
+    assert timedelta(hours=6) >= uploads.GRACE  # hours, not days
 
 
 def test_every_photo_the_demo_stores_is_known_to_the_sweep(app, folder, demo):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime, time, timedelta
 
-from flask import Response, jsonify, request, url_for
+from flask import Response, jsonify, request
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -26,6 +26,7 @@ from app.extensions import db, limiter
 from app.models import Service, ServiceRequest, Village, utcnow
 from app.models.services import COMPLAINT
 from app.stats.keys import find_key
+from app.web import absolute_url
 
 FORMATS = "<any(json,xml):fmt>"
 MAX_RESULTS = 1000
@@ -72,6 +73,22 @@ def _guarded(view):
     return wrapped
 
 
+@bp.errorhandler(429)
+def too_many(exc):
+    description = (
+        "too many requests from this address (unknown tokens count as guesses); "
+        "wait a few minutes and try again"
+    )
+    fmt = (request.view_args or {}).get("fmt")
+    if request.path.startswith("/api/open311/"):
+        response = _error("xml" if fmt == "xml" else "json", ApiError(429, description))
+    else:
+        response = jsonify({"error": "Too Many Requests", "status": 429, "description": description})
+        response.status_code = 429
+    response.headers["Retry-After"] = "60"
+    return response
+
+
 def _village() -> Village:
     code = (request.values.get("jurisdiction_id") or "").strip()
     if not code:
@@ -107,7 +124,7 @@ def _service_json(service: Service) -> dict:
 @bp.route(f"/open311/v2/discovery.{FORMATS}")
 @_guarded
 def discovery(fmt: str):
-    base = url_for("api.services", fmt="json", _external=True).rsplit("/", 1)[0] + "/"
+    base = absolute_url("api.services", fmt="json").rsplit("/", 1)[0] + "/"
     body = {
         "changeset": "2025-01-01T00:00:00+07:00",
         "contact": "Balai",
@@ -282,15 +299,19 @@ def get_request(request_id: int, fmt: str):
 
 
 @bp.route(f"/open311/v2/tokens/<token>.{FORMATS}")
+@limits.counts_code_misses
 @_guarded
 def token(token: str, fmt: str):
     village = _village()
     try:
         code = normalize_tracking_code(token)
     except DomainError:
-        raise ApiError(404, "token not found") from None
-    req = db.session.scalar(_complaints(village).where(ServiceRequest.tracking_code == code))
+        code = None
+    req = (
+        db.session.scalar(_complaints(village).where(ServiceRequest.tracking_code == code)) if code else None
+    )
     if req is None:
+        limits.code_missed()  # a token is a tracking code: guesses count as on /lacak
         raise ApiError(404, "token not found")
     return _answer(fmt, "service_requests", "request", [{"service_request_id": str(req.id), "token": token}])
 
@@ -343,20 +364,26 @@ def post_request(fmt: str):
     name = " ".join(
         x for x in ((form.get("first_name") or "").strip(), (form.get("last_name") or "").strip()) if x
     )
-    replay = request.headers.get("Idempotency-Key") or "|".join(
-        [
-            str(key.id),
-            service.code,
-            description,
-            str(lat),
-            str(lon),
-            address,
-            name,
-            phone,
-            email or "",
-            form.get("device_id") or "",
-            form.get("account_id") or "",
-        ]
+    # Replays are found by key: one app's Idempotency-Key can never name another app's request.
+    sent_key = request.headers.get("Idempotency-Key")
+    replay = (
+        f"{key.id}|idempotency-key|{sent_key}"
+        if sent_key
+        else "|".join(
+            [
+                str(key.id),
+                service.code,
+                description,
+                str(lat),
+                str(lon),
+                address,
+                name,
+                phone,
+                email or "",
+                form.get("device_id") or "",
+                form.get("account_id") or "",
+            ]
+        )
     )
     submitted = workflow.submit_request(
         village,

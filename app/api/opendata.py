@@ -17,6 +17,7 @@ from app.extensions import db
 from app.models import Region, Service, Village
 from app.models.profile import BIDANG, BudgetLine, VillageProfile
 from app.stats import figures
+from app.web import absolute_url
 from app.workflow import local_today
 
 DEFAULT_PER_PAGE = 100
@@ -110,7 +111,7 @@ def v1_villages():
             "longitude": p.longitude if p else None,
             "population": p.population if p else None,
             "households": p.households if p else None,
-            "url": url_for("dashboards.profile", slug=v.slug, _external=True),
+            "url": absolute_url("dashboards.profile", slug=v.slug),
         }
 
     columns = [

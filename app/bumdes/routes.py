@@ -14,15 +14,11 @@ from app.extensions import db, limiter
 from app.models import Village
 from app.models.bumdes import CATEGORIES, Bumdes, Product, ProductPhoto
 from app.pagecache import shared
+from app.web import absolute_url as absolute
 from app.web import active_village_or_404, render, send_stored_photo
 
 ORDER_RATE_LIMIT = "5 per minute;20 per hour"
 PHOTO_SIZES = {320: "small_name", 640: "medium_name", 1600: "stored_name"}
-
-
-def absolute(endpoint: str, **values) -> str:
-    """A full URL under the configured BASE_URL, for links that leave the site (WhatsApp, Open Graph)."""
-    return current_app.config["BASE_URL"] + url_for(endpoint, **values)
 
 
 @bp.app_template_global()

@@ -23,6 +23,17 @@ from app.domain.errors import N_, DomainError
 
 __all__ = ["ProcessedPhoto", "make_thumbnail", "placeholder_image", "process_photo"]
 
+# Pixels allowed from the header alone, before anything is decoded. libjpeg decodes a JPEG at 1/2,
+# 1/4 or 1/8 scale (draft), so a 40-megapixel camera photo costs little; PNG and WebP are always
+# decoded at full size (a 37 KB 6300 x 6300 PNG took seconds of CPU), so they get a tighter cap
+# that still covers a 12-megapixel phone photo or any screenshot.
+MAX_PIXELS = 40_000_000
+MAX_UNSCALED_PIXELS = 16_000_000
+_SCALED_DECODE = {"jpeg"}
+# Pillow's own guard, process-wide, as a second fence behind the header checks: it warns past this
+# many pixels (which _decode turns into a refusal) and refuses twice as many outright.
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+
 ACCEPTED_HINT = "JPG, PNG, atau WebP"
 
 # Real formats we accept, keyed by our short name, with the only Pillow plugin allowed to open them.
@@ -136,11 +147,16 @@ def process_photo(
     filename: str | None = None,
     declared_type: str | None = None,
     max_bytes: int = 10 * 1024 * 1024,
-    max_pixels: int = 40_000_000,
+    max_pixels: int = MAX_PIXELS,
+    max_unscaled_pixels: int = MAX_UNSCALED_PIXELS,
     max_side: int = 1600,
     fmt: str = "JPEG",
 ) -> ProcessedPhoto:
-    """Validate an uploaded photo and return it re-encoded, upright, downscaled and metadata-free."""
+    """Validate an uploaded photo and return it re-encoded, upright, downscaled and metadata-free.
+
+    ``max_pixels`` bounds a JPEG (decoded scaled down); PNG and WebP, decoded at full size, are
+    bounded by the smaller of it and ``max_unscaled_pixels``. Both are checked from the header.
+    """
     out_format = _output_format(fmt)
     if not data:
         raise DomainError(N_("Berkas foto kosong. Pilih fotonya lagi, lalu kirim ulang."))
@@ -160,6 +176,8 @@ def process_photo(
     _check_claims(kind, filename, declared_type)
 
     width, height = _inspect_structure(kind, data)
+    if kind not in _SCALED_DECODE:
+        max_pixels = min(max_pixels, max_unscaled_pixels)
     _check_pixels(width, height, max_pixels)
 
     image = _decode(kind, data, width=width, height=height, max_pixels=max_pixels, max_side=max_side)

@@ -105,13 +105,18 @@ class PhotoStore:
         """Return the bytes of stored ``name``; raise FileNotFoundError if it is not there."""
         return self.path(name).read_bytes()
 
+    def touch(self, name: str) -> None:
+        """Mark stored ``name`` as just used, so the sweep of unreferenced photos measures from now."""
+        with contextlib.suppress(FileNotFoundError):
+            os.utime(self.path(name))
+
     def delete(self, name: str) -> None:
         """Remove stored ``name``; a file that is already gone is not an error."""
         self.path(name).unlink(missing_ok=True)
 
-    def files_before(self, cutoff: float) -> Iterator[tuple[str | None, Path]]:
-        """Each file last changed before ``cutoff`` (a timestamp): its stored name, or None for the
-        leftover of a write that never finished."""
+    def files_before(self, cutoff: float, since: float | None = None) -> Iterator[tuple[str | None, Path]]:
+        """Each file last changed before ``cutoff`` (and not before ``since``, when given; both
+        timestamps): its stored name, or None for the leftover of a write that never finished."""
         if not self.root.is_dir():
             return
         for first in _folders(self.root):
@@ -120,7 +125,8 @@ class PhotoStore:
                     for entry in entries:
                         if not entry.is_file(follow_symlinks=False):
                             continue
-                        if entry.stat(follow_symlinks=False).st_mtime >= cutoff:
+                        changed = entry.stat(follow_symlinks=False).st_mtime
+                        if changed >= cutoff or (since is not None and changed < since):
                             continue
                         if _NAME_RE.match(entry.name):
                             yield entry.name, Path(entry.path)

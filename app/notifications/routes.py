@@ -8,6 +8,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import selectinload
 
+from app import workflow
 from app.access import can_manage_region, can_work_village, village_filter
 from app.domain.errors import DomainError
 from app.domain.tracking import normalize_tracking_code
@@ -28,7 +29,7 @@ from app.models.notifications import (
 from app.notifications import bp, outbox
 from app.notifications.channels import endpoint_allowed
 from app.notifications.forms import ChannelsForm
-from app.web import render, roles_required
+from app.web import render, roles_required, submitted_here
 
 INBOX_SIZE = 50
 
@@ -265,29 +266,55 @@ def channels(village_id: int):
 
 
 # --- residents: Web Push opt-in and "stop messages" --------------------------------------------
+# The tracking code is public (the queue screen shows it), so it names the request but proves
+# nothing: these actions need the phone that sent the request (its session) or the private link.
+
+MAX_SUBSCRIPTION_BYTES = 4096
 
 
-def _request_by_code_or_404(code: str) -> ServiceRequest:
+def _owned_request(code: str, token: str) -> ServiceRequest | None:
+    """The request behind ``code`` if this visitor holds its private link or sent it from this phone.
+
+    Unknown codes and known codes answer the same (None), so the answer tells a guesser nothing.
+    """
     try:
         code = normalize_tracking_code(code)
     except DomainError:
-        abort(404)
-    req = db.session.scalar(select(ServiceRequest).where(ServiceRequest.tracking_code == code))
-    if req is None:
-        abort(404)
-    return req
+        return None
+    if token:
+        req = workflow.find_by_fix_token(token)
+        return req if req is not None and req.tracking_code == code else None
+    if not submitted_here(code):
+        return None
+    return db.session.scalar(select(ServiceRequest).where(ServiceRequest.tracking_code == code))
+
+
+def _not_yours() -> str:
+    return _(
+        "Hanya HP yang mengirim permohonan ini, atau pemegang link pribadinya, yang bisa mengatur "
+        "pesannya. Buka link pribadi dari tanda terima Anda, lalu coba lagi dari sana."
+    )
 
 
 @bp.route("/lacak/<code>/push", methods=["POST"])
 @limiter.limit("10 per minute")
 def push_subscribe(code: str):
-    req = _request_by_code_or_404(code)
-    data = request.get_json(silent=True) or {}
-    endpoint = str(data.get("endpoint") or "")
-    keys = data.get("keys") or {}
-    p256dh, auth = str(keys.get("p256dh") or ""), str(keys.get("auth") or "")
+    data = request.get_json(silent=True) if (request.content_length or 0) <= MAX_SUBSCRIPTION_BYTES else None
+    data = data if isinstance(data, dict) else None
+    req = _owned_request(code, str((data or {}).get("token") or ""))
+    if req is None:
+        return jsonify({"ok": False, "error": _not_yours()}), 403
+    if data is None:
+        return jsonify({"ok": False, "error": _("Langganan notifikasi tidak bisa dibaca.")}), 400
+    endpoint = data.get("endpoint")
+    keys = data.get("keys")
+    keys = keys if isinstance(keys, dict) else {}
+    p256dh, auth = keys.get("p256dh"), keys.get("auth")
     if (
-        not endpoint
+        not isinstance(endpoint, str)
+        or not isinstance(p256dh, str)
+        or not isinstance(auth, str)
+        or not endpoint
         or len(endpoint) > 1000
         or not endpoint_allowed(endpoint, current_app.config["PUSH_ENDPOINT_HOSTS"])
         or not (20 <= len(p256dh) <= 200)
@@ -308,7 +335,10 @@ def push_subscribe(code: str):
 @bp.route("/lacak/<code>/pesan", methods=["POST"])
 @limiter.limit("10 per minute")
 def stop_messages(code: str):
-    req = _request_by_code_or_404(code)
+    token = request.form.get("token", "")
+    req = _owned_request(code, token)
+    if req is None:
+        return render("errors/error.html", status=403, title=_("Tidak diizinkan"), hint=_not_yours())
     resume = request.form.get("action") == "resume"
     req.notify = resume
     if not resume:
@@ -328,4 +358,6 @@ def stop_messages(code: str):
         if resume
         else _("Pesan untuk permohonan ini dihentikan.")
     )
-    return redirect(f"/lacak/{req.tracking_code}", 303)
+    if token:
+        return redirect(url_for("residents.private", token=token), 303)
+    return redirect(url_for("residents.track", code=req.tracking_code), 303)

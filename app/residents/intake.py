@@ -22,7 +22,9 @@ from app.models import Attachment, Service
 from app.residents.forms import DOC_PREFIX, KEPT_PREFIX
 
 SALT = "residents.pending-photo"
-MAX_AGE = 2 * 24 * 3600
+# A kept photo lasts this long after the form's last step (each step signs it anew and marks the
+# file as used); the uploads sweep removes unreferenced photos a little later (app.uploads.GRACE).
+MAX_AGE = 2 * 3600
 
 
 @dataclass(frozen=True)
@@ -61,19 +63,34 @@ def sign(photo: PendingPhoto, scope: str) -> str:
     return _serializer().dumps({"scope": scope, **asdict(photo)})
 
 
-def load(token: str, scope: str, key: str) -> PendingPhoto | None:
-    """The photo behind ``token`` if the token is genuine, fresh, for this form and document."""
+def _payload(token: str, scope: str, key: str, max_age: int | None) -> dict | None:
     try:
-        payload = _serializer().loads(token, max_age=MAX_AGE)
+        payload = _serializer().loads(token, max_age=max_age)
     except BadSignature:
         return None
     if not isinstance(payload, dict) or payload.pop("scope", None) != scope or payload.get("key") != key:
+        return None
+    return payload
+
+
+def lapsed(token: str, scope: str, key: str) -> bool:
+    """Whether ``token`` is one we signed for this form and document, whose photo is no longer kept."""
+    return _payload(token, scope, key, None) is not None and load(token, scope, key) is None
+
+
+def load(token: str, scope: str, key: str) -> PendingPhoto | None:
+    """The photo behind ``token`` if the token is genuine, fresh, for this form and document."""
+    payload = _payload(token, scope, key, MAX_AGE)
+    if payload is None:
         return None
     try:
         photo = PendingPhoto(**payload)
     except TypeError:
         return None
-    return photo if store().exists(photo.name) else None
+    if not store().exists(photo.name):
+        return None
+    store().touch(photo.name)  # in use: the sweep counts its age from this step
+    return photo
 
 
 def collect(
@@ -115,8 +132,20 @@ def collect(
             photos[key] = pending
             kept_field.data = sign(pending, scope)
         else:
+            gone = bool(kept_field.data) and not upload and lapsed(kept_field.data, scope, key)
             kept_field.data = ""
-            if require and doc.get("required") and not upload_field.errors:
+            if gone and not upload_field.errors:
+                # The form sat open too long: its photo is gone; say so rather than drop it silently.
+                upload_field.errors = [
+                    *upload_field.errors,
+                    _(
+                        "Foto %(label)s yang dikirim tadi sudah tidak tersimpan karena formulir terlalu "
+                        "lama dibiarkan. Pilih fotonya lagi.",
+                        label=_(doc["label"]),
+                    ),
+                ]
+                ok = False
+            elif require and doc.get("required") and not upload_field.errors:
                 upload_field.errors = [
                     *upload_field.errors,
                     _("%(label)s belum dilampirkan.", label=_(doc["label"])),

@@ -33,7 +33,7 @@ from app.residents.forms import (
     service_data,
 )
 from app.residents.qr import qr_svg
-from app.web import active_village_or_404, render
+from app.web import active_village_or_404, render, submitted_here
 
 MAIN_PATH = (states.DIAJUKAN, states.DIVERIFIKASI, states.DIPROSES, states.SIAP_DIAMBIL, states.SELESAI)
 QUEUE_WORKING = (states.DIAJUKAN, states.DIVERIFIKASI, states.DIPROSES)
@@ -121,6 +121,7 @@ def _form_page(village, service, form, photos, status=200, error=None):
     exempt_when=limits.not_sending,
     deduct_when=limits.stored,
 )
+@limits.counts_photo_uploads
 def request_service(slug: str, code: str):
     village = active_village_or_404(slug)
     service = _service_or_404(village, code)
@@ -254,13 +255,14 @@ def _shown_name(req: ServiceRequest) -> str:
     return mask_name(req.name)
 
 
-def _miss_limit() -> str:
-    return current_app.config.get("TRACK_MISS_LIMIT", "10 per minute;40 per hour")
-
-
 @bp.errorhandler(429)
 def too_many(exc):
-    if request.endpoint == "residents.track":
+    if limits.hit_upload_limit(exc):
+        message = _(
+            "Terlalu banyak foto dikirim dari perangkat ini atau untuk formulir ini. "
+            "Tunggu sebentar, lalu kembali ke formulir dan kirim lagi."
+        )
+    elif request.endpoint in ("residents.track", "residents.mine_status"):
         message = _(
             "Terlalu banyak kode lacak yang tidak ditemukan dari perangkat ini. "
             "Periksa lagi kode pada tanda terima Anda, lalu coba lagi beberapa menit lagi."
@@ -288,7 +290,7 @@ def track_form():
 
 
 @bp.route("/lacak/<code>")
-@limiter.limit(_miss_limit, deduct_when=lambda response: response.status_code == 404)
+@limits.counts_code_misses
 @shared
 def track(code: str):
     try:
@@ -297,6 +299,7 @@ def track(code: str):
         canonical = None
     req = _request_by_code(canonical) if canonical else None
     if req is None:
+        limits.code_missed()
         form = TrackForm(formdata=None, kode=code[:20])
         return render("residents/track_form.html", form=form, status=404, not_found=True)
     if canonical != code:
@@ -323,6 +326,7 @@ def track(code: str):
         etag=etag,
         official=official,
         actions=actions,
+        owner=submitted_here(req.tracking_code),
     )
     if polling:
         response.set_etag(etag)
@@ -440,6 +444,7 @@ def _private_page(req, token, form=None, photos=None, status=200, error=None):
 
 
 @bp.route("/permohonan/<token>", methods=["GET", "POST"])
+@limits.counts_photo_uploads
 def private(token: str):
     req = workflow.find_by_fix_token(token)
     if req is None:
@@ -545,9 +550,19 @@ def mine():
 
 @bp.route("/saya/status")
 @limiter.limit("30 per minute")
+@limits.counts_code_misses
 def mine_status():
     codes = _clean_codes(request.args.getlist("kode"))
-    response = render("residents/_mine_rows.html", rows=_status_rows(codes))
+    rows = _status_rows(codes)
+    # Each code nobody holds is a guess, counted like one typed on /lacak; a batch with more
+    # misses than the address has left is refused whole (and spends what was left, so the
+    # refusal itself is no free hint).
+    missed, left = len(codes) - len(rows), limits.code_guesses_left()
+    if missed > left:
+        limits.code_missed(left)
+        abort(429)
+    limits.code_missed(missed)
+    response = render("residents/_mine_rows.html", rows=rows)
     response.headers["Cache-Control"] = "no-store"
     return response
 

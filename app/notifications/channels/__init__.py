@@ -74,18 +74,24 @@ def technical(error: str) -> Result:
     return Result(TECHNICAL_FAILURE, None, scrub(error))
 
 
-def classify_http(status: int, error: str) -> Result:
-    """An HTTP answer from a gateway as a delivery state."""
+def classify_http(status: int) -> Result:
+    """An HTTP answer from a gateway as a delivery state, with a short reason of our own.
+
+    The answer's body is never passed on: the operator reads these errors, and a gateway URL is
+    typed by an operator, so the body is not ours to show.
+    """
     if 200 <= status < 300:
         return delivered()
-    text = f"HTTP {status}: {error}".strip()
     if status in (401, 403):
-        return technical(text)  # our token is wrong: retrying won't help the recipient, fixing it will
+        # our token is wrong: retrying won't help the recipient, fixing it will
+        return technical(f"HTTP {status}: gateway menolak token")
     if status in (408, 425, 429):
-        return temporary(text)
+        return temporary(f"HTTP {status}: gateway sibuk, dicoba lagi")
+    if 300 <= status < 400:
+        return technical(f"HTTP {status}: gateway mengalihkan ke alamat lain (tidak diikuti)")
     if 400 <= status < 500:
-        return permanent(text)
-    return technical(text)
+        return permanent(f"HTTP {status}: gateway menolak pesan")
+    return technical(f"HTTP {status}: gateway bermasalah")
 
 
 def mask_email(address: str) -> str:

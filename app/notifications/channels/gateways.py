@@ -7,6 +7,7 @@ import time
 import uuid
 
 import requests
+from requests_hardened.ip_filter import InvalidIPAddress
 
 from app.domain.errors import DomainError
 from app.domain.phone import mask_phone, normalize_phone
@@ -16,6 +17,7 @@ from app.notifications.channels import (
     Result,
     classify_http,
     delivered,
+    egress,
     permanent,
     technical,
     temporary,
@@ -31,13 +33,18 @@ def _digits(e164: str) -> str:
     return normalize_phone(e164)[1:]
 
 
-def _post(url: str, **kwargs) -> requests.Response | Result:
+def _post(url: str, **kwargs) -> egress.Answer | Result:
+    """POST to a gateway (public addresses only, see egress); a failure as a Result with a short reason."""
     try:
-        return requests.post(url, timeout=TIMEOUT, **kwargs)
+        return egress.post(url, timeout=TIMEOUT, **kwargs)
+    except InvalidIPAddress:
+        return technical("alamat gateway ditolak: menunjuk ke jaringan internal, ubah di Pengaturan pesan")
     except requests.Timeout:
-        return technical("gateway timeout")
+        return technical("gateway tidak menjawab (waktu habis)")
+    except requests.ConnectionError:
+        return technical("gateway tidak bisa dihubungi")
     except requests.RequestException as exc:
-        return technical(f"gateway unreachable: {type(exc).__name__}")
+        return technical(f"gateway tidak bisa dihubungi ({type(exc).__name__})")
 
 
 class Fonnte:
@@ -58,21 +65,23 @@ class Fonnte:
         if isinstance(response, Result):
             return response
         if response.status_code != 200:
-            return classify_http(response.status_code, response.text[:120])
+            return classify_http(response.status_code)
         try:
             body = response.json()
         except ValueError:
-            return technical("gateway answered something other than JSON")
+            return technical("gateway menjawab bukan JSON")
+        if not isinstance(body, dict):
+            return technical("gateway menjawab bukan JSON")
         if body.get("status") is True:
             ids = body.get("id") or []
-            return delivered(str(ids[0]) if ids else None)
-        reason = str(body.get("reason") or body.get("detail") or "unknown")
-        lowered = reason.lower()
+            return delivered(str(ids[0]) if isinstance(ids, list) and ids else None)
+        # Fonnte's own words only choose the outcome; what reaches the operator is ours.
+        lowered = str(body.get("reason") or body.get("detail") or "").lower()
         if "token" in lowered or "device" in lowered or "quota" in lowered:
-            return technical(reason)
+            return technical("Fonnte menolak: token, perangkat atau kuota bermasalah")
         if "target" in lowered or "number" in lowered or "register" in lowered:
-            return permanent(reason)
-        return temporary(reason)
+            return permanent("Fonnte menolak: nomor tujuan tidak terdaftar di WhatsApp")
+        return temporary("Fonnte menolak pesan; dicoba lagi nanti")
 
 
 class CloudApi:
@@ -117,19 +126,24 @@ class CloudApi:
             body = response.json()
         except ValueError:
             body = {}
+        body = body if isinstance(body, dict) else {}
         if 200 <= response.status_code < 300:
             messages = body.get("messages") or [{}]
-            return delivered(messages[0].get("id"))
-        error = body.get("error") or {}
-        code = error.get("code")
-        text = f"{code}: {error.get('message', '')}"[:300]
+            first = messages[0] if isinstance(messages, list) and isinstance(messages[0], dict) else {}
+            return delivered(str(first.get("id") or "") or None)
+        error = body.get("error")
+        code = error.get("code") if isinstance(error, dict) else None
+        code = code if isinstance(code, int) and not isinstance(code, bool) else None
+        # Meta's error code (a number) says what went wrong; its free text is not passed on.
+        text = f"Cloud API {code}" if code is not None else "Cloud API"
         if code in self.PERMANENT_CODES:
-            return permanent(text)
+            return permanent(f"{text}: nomor tujuan tidak bisa menerima pesan")
         if code in self.TEMPORARY_CODES:
-            return temporary(text)
-        if code in (0, 3, 10, 190, 200) or (isinstance(code, int) and 132000 <= code < 133000):
-            return technical(text)  # token, permission or template set-up: ours to fix
-        return classify_http(response.status_code, text)
+            return temporary(f"{text}: gangguan sementara, dicoba lagi")
+        if code in (0, 3, 10, 190, 200) or (code is not None and 132000 <= code < 133000):
+            # token, permission or template set-up: ours to fix
+            return technical(f"{text}: token, izin atau template perlu diperiksa")
+        return classify_http(response.status_code)
 
 
 class Webhook:
@@ -160,13 +174,14 @@ class Webhook:
         )
         if isinstance(response, Result):
             return response
-        result = classify_http(response.status_code, response.text[:120])
+        result = classify_http(response.status_code)
         if result.delivered:
             try:
                 body = response.json()
             except ValueError:
                 body = {}
-            result.provider_message_id = str(body.get("id") or body.get("message_id") or "") or None
+            body = body if isinstance(body, dict) else {}
+            result.provider_message_id = str(body.get("id") or body.get("message_id") or "")[:100] or None
         return result
 
 

@@ -58,7 +58,7 @@ class WebPush:
                     gone.append(sub.id)
                     results.append(Result("permanent-failure", None, f"HTTP {status}: langganan berakhir"))
                 elif status:
-                    results.append(classify_http(status, "push service"))
+                    results.append(classify_http(status))
                 else:
                     results.append(technical(f"push gagal: {str(exc)[:80]}"))
             except requests.RequestException as exc:

@@ -1,4 +1,4 @@
-// Web Push opt-in on the receipt page: subscribe this browser and send the subscription to Balai.
+// Web Push opt-in (receipt, tracking page of the phone that sent it, private page): subscribe this browser and send the subscription to Balai.
 (function () {
   var box = document.querySelector("[data-push]");
   if (!box || !("serviceWorker" in navigator) || !("PushManager" in window)) return;
@@ -19,10 +19,13 @@
         return reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: key(box.dataset.key) });
       })
       .then(function (sub) {
+        var body = sub.toJSON();
+        // On the private page the link is what proves this is the resident's own request.
+        if (box.dataset.token) body.token = box.dataset.token;
         return fetch(box.dataset.url, {
           method: "POST",
           headers: { "Content-Type": "application/json", "X-CSRFToken": box.dataset.csrf },
-          body: JSON.stringify(sub),
+          body: JSON.stringify(body),
           credentials: "same-origin",
         });
       })
