@@ -305,14 +305,20 @@ def open_record(user_id: int) -> AttendanceRecord | None:
     )
 
 
+def current_record(user_id: int, now: datetime | None = None) -> AttendanceRecord | None:
+    """The official's check-in still running now (one past closing time is closed already, or will be)."""
+    record = open_record(user_id)
+    return record if record is not None and record.auto_out_at > (now or utcnow()) else None
+
+
 def precheck(user: User, raw: str, now: datetime | None = None) -> tuple[rules.Code, Village]:
     """Everything that refuses a check-in before the location is asked for: the village, an open
     check-in, the code used already. Raises a DomainError saying why."""
     now = now or utcnow()
     code, village = read_code(raw, now, check_time=False)
     check_official(user, village)
-    current = open_record(user.id)
-    if current is not None and current.auto_out_at > now:
+    current = current_record(user.id, now)
+    if current is not None:
         raise AlreadyIn(
             N_("Anda sudah tercatat hadir sejak %(time)s. Tekan Keluar kantor bila Anda pergi."),
             time=rules.format_time(local(current.checked_in_at)),

@@ -701,3 +701,16 @@ def test_villages_without_settings_get_the_default_hours(app, demo):
     assert db.session.get(AttendanceSettings, hanura.id) is None
     assert attendance.settings_for(hanura.id).hours[0] == ["08:00", "15:00"]
     assert attendance.settings_for(hanura.id) not in db.session
+
+
+def test_looking_at_attendance_writes_nothing_so_the_page_cache_stays(app, demo, auth):
+    cache = app.extensions["balai_page_cache"]
+    tv = paired_tv(app)
+    auth.login("operator.hanura@balai.test")
+    assert check_in(auth.client, tv_link(tv)).status_code == 303
+    generation = cache.generation
+    for _ in range(2):
+        assert auth.client.get("/kantor/kehadiran").status_code == 200
+        assert tv.get("/desa/hanura/antrian", headers={"HX-Request": "true"}).status_code == 200
+        assert auth.client.get(path_of(tv_link(tv))).status_code in (200, 409)
+    assert cache.generation == generation

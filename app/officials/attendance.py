@@ -160,9 +160,7 @@ def attendance_confirm():
 @roles_required(*WORKERS)
 def attendance_home():
     village = _working_village()
-    attendance.close_due(user_id=current_user.id)
-    db.session.commit()
-    mine = attendance.open_record(current_user.id)
+    mine = attendance.current_record(current_user.id)
     return _private(
         render(
             "attendance/home.html",
