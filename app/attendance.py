@@ -639,14 +639,11 @@ def region_summary(
     now = now or utcnow()
     start, end = month_range(month)
     today = local_today(now)
-    villages = db.session.scalars(
-        select(Village)
-        .where(region_prefix_filter(Village.region_code, region_code), Village.active.is_(True))
-        .order_by(Village.name)
-    ).all()
-    ids = [v.id for v in villages]
-    if not ids:
+    in_region = (region_prefix_filter(Village.region_code, region_code), Village.active.is_(True))
+    villages = db.session.scalars(select(Village).where(*in_region).order_by(Village.name)).all()
+    if not villages:
         return []
+    ids = select(Village.id).where(*in_region).scalar_subquery()
     settings = {
         s.village_id: s
         for s in db.session.scalars(select(AttendanceSettings).where(AttendanceSettings.village_id.in_(ids)))

@@ -634,10 +634,10 @@ def test_the_home_says_when_today_is_a_holiday(app, demo, client):
     )
 
 
-def test_a_resident_with_a_ready_letter_sees_whether_the_signer_is_in(app, demo):
+def letter_request(hanura: Village, key: str):
+    """A resident's request for a letter (domicile) in Hanura, as the form files it."""
     from app import workflow
 
-    hanura = village("hanura")
     service = db.session.scalar(
         select(Service).where(Service.village_id == hanura.id, Service.code == "domisili")
     )
@@ -647,19 +647,28 @@ def test_a_resident_with_a_ready_letter_sees_whether_the_signer_is_in(app, demo)
         nik="1809104508920099",
         name="Warga Uji",
         phone="+6281299990002",
-        idempotency_key="hadir-ready",
+        idempotency_key=key,
         data={"tempat_lahir": "Pesawaran", "pekerjaan": "Petani", "alamat": "Dusun 1"},
         purpose="Uji",
     )
-    req = submitted.request
     db.session.commit()
-    client = app.test_client()
-    url = f"/permohonan/{submitted.fix_token}"
-    assert "penanda tangan surat" not in client.get(url).get_data(as_text=True)  # not ready yet
+    return submitted
+
+
+def mark_ready(req: ServiceRequest) -> None:
     db.session.execute(
         update(ServiceRequest).where(ServiceRequest.id == req.id).values(status=states.SIAP_DIAMBIL)
     )
     db.session.commit()
+
+
+def test_a_resident_with_a_ready_letter_sees_whether_the_signer_is_in(app, demo):
+    hanura = village("hanura")
+    submitted = letter_request(hanura, "hadir-ready")
+    client = app.test_client()
+    url = f"/permohonan/{submitted.fix_token}"
+    assert "penanda tangan surat" not in client.get(url).get_data(as_text=True)  # not ready yet
+    mark_ready(submitted.request)
     html = client.get(url).get_data(as_text=True)
     assert "Kepala Desa, penanda tangan surat, belum ada di kantor saat ini." in html
     head = user("kades.hanura@balai.test")

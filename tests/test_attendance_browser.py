@@ -7,15 +7,15 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 
-from app import attendance, workflow
-from app.domain import states
+from app import attendance
 from app.extensions import db
-from app.models import Service, ServiceRequest, Village
+from app.models import Village
 from app.models.attendance import AttendanceRecord
 from app.qr import qr_svg
 from tests.conftest import DEMO_PASSWORD
+from tests.test_attendance import letter_request, local, mark_ready, user
 
 pytestmark = pytest.mark.browser
 HANURA_BALAI = (-5.5622, 105.2364)
@@ -149,29 +149,10 @@ def test_the_phones_location_is_the_second_proof_where_the_village_asks(app, dem
 
 def test_residents_see_who_is_in_without_javascript(app, demo, live_server, _chromium):
     hanura = db.session.scalar(select(Village).where(Village.slug == "hanura"))
-    from tests.test_attendance import user
-
     attendance.check_in(user("operator.hanura@balai.test"), attendance.screen_code(hanura.id), position=None)
-    service = db.session.scalar(
-        select(Service).where(Service.village_id == hanura.id, Service.code == "domisili")
-    )
-    submitted = workflow.submit_request(
-        hanura,
-        service,
-        nik="1809104508920099",
-        name="Warga Uji",
-        phone="+6281299990003",
-        idempotency_key="hadir-browser",
-        data={"tempat_lahir": "Pesawaran", "pekerjaan": "Petani", "alamat": "Dusun 1"},
-        purpose="Uji",
-    )
     db.session.commit()
-    db.session.execute(
-        update(ServiceRequest)
-        .where(ServiceRequest.id == submitted.request.id)
-        .values(status=states.SIAP_DIAMBIL)
-    )
-    db.session.commit()
+    submitted = letter_request(hanura, "hadir-browser")
+    mark_ready(submitted.request)
 
     phone = _chromium.new_context(
         viewport={"width": 360, "height": 740}, locale="id-ID", is_mobile=True, java_script_enabled=False
@@ -195,8 +176,6 @@ def test_residents_see_who_is_in_without_javascript(app, demo, live_server, _chr
 
 def test_the_head_reads_and_corrects_the_monthly_sheet(app, demo, live_server, page):
     hanura = db.session.scalar(select(Village).where(Village.slug == "hanura"))
-    from tests.test_attendance import local, user
-
     operator = user("operator.hanura@balai.test")
     yesterday = attendance.local_today() - timedelta(days=1)
     moment = local(yesterday.year, yesterday.month, yesterday.day, 9, 5).astimezone(UTC)

@@ -336,32 +336,20 @@ def _back_to_sheet(official: User, day: date):
     return redirect(url_for("officials.attendance_sheet", petugas=official.id, bulan=f"{day:%Y-%m}"), 303)
 
 
-@bp.route("/kehadiran/catatan/<int:record_id>", methods=["GET", "POST"])
-@roles_required(*WORKERS)
-def attendance_edit(record_id: int):
-    village = _working_village()
-    record = village_row_or_404(AttendanceRecord, record_id, village)
-    form = CorrectionForm()
-    if request.method == "GET":
-        form.clock_in.data = rules.format_time(attendance.local(record.checked_in_at)).replace(".", ":")
-        if record.checked_out_at:
-            form.clock_out.data = rules.format_time(attendance.local(record.checked_out_at)).replace(".", ":")
-    elif form.validate_on_submit():
+def _record_page(village, form, official: User, record: AttendanceRecord | None, save, done: str):
+    """Save a correction or an added day when the form is sent and valid, else show the form."""
+    if request.method == "POST" and form.validate_on_submit():
         try:
-            attendance.correct(
-                record,
-                current_user,
-                clock_in=form.clock_in.data,
-                clock_out=form.clock_out.data or "",
-                reason=form.reason.data,
+            day = save(
+                clock_in=form.clock_in.data, clock_out=form.clock_out.data or "", reason=form.reason.data
             )
             db.session.commit()
         except DomainError as err:
             db.session.rollback()
             form.reason.errors.append(_message(err))
         else:
-            flash(_("Catatan kehadiran diubah; alasannya tersimpan."))
-            return _back_to_sheet(record.user, record.day)
+            flash(done)
+            return _back_to_sheet(official, day)
     return _private(
         render(
             "attendance/edit.html",
@@ -369,9 +357,29 @@ def attendance_edit(record_id: int):
             village=village,
             form=form,
             record=record,
-            official=record.user,
-            day=record.day,
+            official=official,
+            day=record.day if record else None,
         )
+    )
+
+
+@bp.route("/kehadiran/catatan/<int:record_id>", methods=["GET", "POST"])
+@roles_required(*WORKERS)
+def attendance_edit(record_id: int):
+    village = _working_village()
+    record = village_row_or_404(AttendanceRecord, record_id, village)
+    form = CorrectionForm()
+    if request.method == "GET":
+        form.clock_in.data = f"{attendance.local(record.checked_in_at):%H:%M}"
+        if record.checked_out_at:
+            form.clock_out.data = f"{attendance.local(record.checked_out_at):%H:%M}"
+
+    def save(**times) -> date:
+        attendance.correct(record, current_user, **times)
+        return record.day
+
+    return _record_page(
+        village, form, record.user, record, save, _("Catatan kehadiran diubah; alasannya tersimpan.")
     )
 
 
@@ -384,34 +392,13 @@ def attendance_add():
     if request.method == "GET":
         form.day.data = workflow.local_today()
         form.clock_in.data, form.clock_out.data = "08:00", ""
-    elif form.validate_on_submit():
-        try:
-            attendance.add_record(
-                village,
-                official,
-                current_user,
-                day=form.day.data,
-                clock_in=form.clock_in.data,
-                clock_out=form.clock_out.data or "",
-                reason=form.reason.data,
-            )
-            db.session.commit()
-        except DomainError as err:
-            db.session.rollback()
-            form.reason.errors.append(_message(err))
-        else:
-            flash(_("Catatan kehadiran ditambahkan; alasannya tersimpan."))
-            return _back_to_sheet(official, form.day.data)
-    return _private(
-        render(
-            "attendance/edit.html",
-            status=422 if form.errors else 200,
-            village=village,
-            form=form,
-            record=None,
-            official=official,
-            day=None,
-        )
+
+    def save(**times) -> date:
+        attendance.add_record(village, official, current_user, day=form.day.data, **times)
+        return form.day.data
+
+    return _record_page(
+        village, form, official, None, save, _("Catatan kehadiran ditambahkan; alasannya tersimpan.")
     )
 
 
