@@ -212,7 +212,9 @@ def read_ticket(ticket: str) -> str:
 
 def check_official(user: User, village: Village) -> None:
     """Only the village's own officials check in at its balai."""
-    if user.role not in VILLAGE_ROLES or user.village_id != village.id:
+    if user.role not in VILLAGE_ROLES:
+        raise NotThisVillage(N_("Hanya petugas desa yang absen di balai."))
+    if user.village_id != village.id:
         raise NotThisVillage(
             N_(
                 "Kode ini dari layar balai %(village)s. Absen hanya bisa dengan kode di balai desa "

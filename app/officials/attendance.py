@@ -483,17 +483,14 @@ def attendance_pair():
     if request.method == "GET" or request.form.get("pasang") != "1":
         status = 200 if request.method == "GET" else 422
         return _private(render("attendance/pair.html", status=status, village=village))
-    from flask_wtf.csrf import validate_csrf
-
-    validate_csrf(request.form.get("csrf_token"))
     target = (
         url_for("residents.queue", slug=village.slug)
         if "residents.queue" in current_app.view_functions
         else "/"
     )
     value = attendance.screen_cookie_value(village.id)
+    # The TV now shows the code (its own confirmation); nobody's account stays open on it.
     logout_user()
-    flash(_("Layar ini sekarang menampilkan kode absen. Akun Anda sudah dikeluarkan dari perangkat ini."))
     response = redirect(target, 303)
     response.set_cookie(
         attendance.SCREEN_COOKIE,
