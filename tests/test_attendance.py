@@ -145,9 +145,12 @@ def test_an_open_check_in_closes_at_closing_time_or_the_end_of_the_day():
     week = rules.weekly_hours(None)
     friday = rules.day_status(date(2026, 12, 4), week, {})
     assert rules.auto_out_at(local(2026, 12, 4, 8, 5), friday) == local(2026, 12, 4, 11, 0)
-    assert rules.auto_out_at(local(2026, 12, 4, 12, 0), friday) == local(2026, 12, 4, 23, 59)
+    end_of_friday = datetime.combine(date(2026, 12, 4), time.max, TZ)
+    assert rules.auto_out_at(local(2026, 12, 4, 12, 0), friday) == end_of_friday
     sunday = rules.day_status(date(2026, 12, 6), week, {})
-    assert rules.auto_out_at(local(2026, 12, 6, 9, 0), sunday) == local(2026, 12, 6, 23, 59)
+    assert rules.auto_out_at(local(2026, 12, 6, 9, 0), sunday) == datetime.combine(
+        date(2026, 12, 6), time.max, TZ
+    )
 
 
 def test_distance_and_radius():

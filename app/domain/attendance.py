@@ -239,7 +239,7 @@ def format_distance(metres: float) -> str:
 
 def auto_out_at(checked_in: datetime, status: DayStatus) -> datetime:
     """When an open check-in is closed for the official: closing time, or the end of that day."""
-    end_of_day = datetime.combine(checked_in.date(), time(23, 59), checked_in.tzinfo)
+    end_of_day = datetime.combine(checked_in.date(), time.max, checked_in.tzinfo)
     if status.hours is not None:
         closing = datetime.combine(checked_in.date(), status.hours.closes, checked_in.tzinfo)
         if closing > checked_in:
