@@ -329,6 +329,7 @@ def resident_pages(server: Server) -> list[Page]:
         Page("village shop", served(f"/desa/{shop}/produk") if shop else None),
         Page("product", served(product)),
         Page("offline", served("/offline")),
+        Page("queue screen (TV)", served(f"/desa/{slug}/antrian") if slug else None),
     ]
     return pages
 

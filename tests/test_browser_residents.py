@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import ServiceRequest
-from app.residents.qr import qr_svg
+from app.qr import qr_svg
 from app.tenancy import activate_village
 from tests.test_residents import GPS_IFD, jpeg
 

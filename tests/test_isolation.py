@@ -11,6 +11,7 @@ import hashlib
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -219,6 +220,44 @@ ROUTES: dict[str, Route] = {
     "officials.holiday_list": Route(VILLAGE_WORK_OWN, lambda d: "/kantor/libur"),
     "officials.holiday_delete": Route(VILLAGE_WORK, lambda d: f"/kantor/libur/{d.new_holiday()}/hapus"),
     "officials.counter": Route(VILLAGE_WORK_OWN, lambda d: "/kantor/loket"),
+    # --- attendance: check-in with the TV's code, sheets, settings; region summaries
+    "officials.attendance_scan": Route(
+        VILLAGE_WORK,
+        lambda d: f"/kantor/hadir/{d.screen_code()}",
+        # A forged code is unknown to everyone, signed in or not.
+        wrong=lambda d: "/kantor/hadir/s" + str(d.a_id) + ".123456." + "A" * 16,
+    ),
+    "officials.attendance_confirm": Route(
+        VILLAGE_WORK,
+        lambda d: f"/kantor/hadir?tiket={d.new_ticket()}",
+        also_ok=frozenset({404}),  # the matrix's POST carries no scanned ticket: no code to check in with
+    ),
+    "officials.attendance_home": Route(VILLAGE_WORK_OWN, lambda d: "/kantor/kehadiran"),
+    "officials.attendance_checkout": Route(VILLAGE_WORK_OWN, lambda d: "/kantor/kehadiran/keluar"),
+    "officials.attendance_sheet": Route(
+        VILLAGE_WORK, lambda d: f"/kantor/kehadiran/bulanan?petugas={d.head_id}"
+    ),
+    "officials.attendance_sheet_csv": Route(
+        VILLAGE_WORK, lambda d: f"/kantor/kehadiran/bulanan.csv?petugas={d.head_id}"
+    ),
+    "officials.attendance_sheet_xlsx": Route(
+        VILLAGE_WORK, lambda d: f"/kantor/kehadiran/bulanan.xlsx?petugas={d.head_id}"
+    ),
+    "officials.attendance_edit": Route(
+        VILLAGE_WORK, lambda d: f"/kantor/kehadiran/catatan/{d.attendance_id}"
+    ),
+    "officials.attendance_add": Route(
+        VILLAGE_WORK, lambda d: f"/kantor/kehadiran/catatan-baru?petugas={d.head_id}"
+    ),
+    "officials.attendance_settings": Route(VILLAGE_WORK_OWN, lambda d: "/kantor/kehadiran/pengaturan"),
+    "officials.attendance_poster": Route(VILLAGE_WORK_OWN, lambda d: "/kantor/kehadiran/poster"),
+    "officials.attendance_new_poster": Route(VILLAGE_WORK_OWN, lambda d: "/kantor/kehadiran/poster/baru"),
+    # Setting up a TV signs the official out of that browser.
+    "officials.attendance_pair": Route(
+        VILLAGE_WORK_OWN, lambda d: "/kantor/kehadiran/layar", fresh_client=True
+    ),
+    "officials.attendance_unpair": Route(VILLAGE_WORK_OWN, lambda d: "/kantor/kehadiran/layar/cabut"),
+    "officials.attendance_region": Route(REGION_READ, lambda d: "/kantor/kehadiran/wilayah/18.09"),
     # --- a village's own public profile, run by its officials
     "dashboards.manage": Route(VILLAGE_WORK_OWN, lambda d: "/kelola-desa/"),
     "dashboards.edit_profile": Route(VILLAGE_WORK_OWN, lambda d: "/kelola-desa/profil"),
@@ -369,6 +408,12 @@ def _build_world(app) -> SimpleNamespace:
     )
     db.session.add(failed)
     api_key = issue_key(a, "isolasi")
+    from app import attendance
+
+    day = attendance.local_today() - timedelta(days=1)
+    presence = attendance.add_record(
+        a, head, head, day=day, clock_in="08:00", clock_out="12:00", reason="Uji isolasi kehadiran"
+    )
     db.session.commit()
 
     holidays = iter(range(1, 1000))
@@ -426,8 +471,18 @@ def _build_world(app) -> SimpleNamespace:
         db.session.commit()
         return row.id
 
+    def screen_code() -> str:
+        return attendance.screen_code(a.id)
+
+    def new_ticket() -> str:
+        return attendance.make_ticket(attendance.screen_code(a.id))
+
     return SimpleNamespace(
         a_id=a.id,
+        head_id=head.id,
+        attendance_id=presence.id,
+        screen_code=screen_code,
+        new_ticket=new_ticket,
         a_code=a.region_code,
         request_id=req.id,
         code=req.tracking_code,

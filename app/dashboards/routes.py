@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
-from app import events
+from app import attendance, events
 from app.access import can_manage_region
 from app.dashboards import bp, charts, indicators
 from app.dashboards.forms import (
@@ -79,6 +79,7 @@ def profile(slug: str):
         budget=budget,
         board=board,
         has_products=_has_rule("/desa/<slug>/produk"),
+        office=attendance.office_now(village.id),
         status_chart=_status_chart(board.total) if board else None,
     )
 

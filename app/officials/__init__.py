@@ -9,7 +9,7 @@ def init_app(app: Flask) -> None:
     """Register the workbench, the public letter pages and the audit-trail guard."""
     from app.extensions import limiter
     from app.models import letters  # noqa: F401  (tables must exist for create_all and Alembic)
-    from app.officials import audit, public, routes  # noqa: F401
+    from app.officials import attendance, audit, public, routes  # noqa: F401
 
     audit.install()
     app.register_blueprint(bp)

@@ -1,7 +1,7 @@
 """Audit trails are append-only: rows may be added, never changed or removed through the ORM.
 
-Two trails: a request's status history, and changes of the village settings that govern officials
-(who turned the head's approval of letters on or off, and when).
+Three trails: a request's status history, changes of the village settings that govern officials
+(who turned the head's approval of letters on or off, and when), and corrections of officials' attendance.
 """
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from app.models import SettingChange, StatusChange
+from app.models.attendance import AttendanceEdit
 
-TRAILS = (StatusChange, SettingChange)
+TRAILS = (StatusChange, SettingChange, AttendanceEdit)
 
 
 class AuditTrailViolation(RuntimeError):

@@ -12,7 +12,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from app import events, limits, models, workflow
+from app import attendance, events, limits, models, workflow
 from app.access import can_work_village
 from app.domain import states
 from app.domain.errors import DomainError
@@ -23,6 +23,7 @@ from app.domain.tracking import normalize_tracking_code
 from app.extensions import db, limiter
 from app.models import Service, ServiceRequest, Village
 from app.pagecache import shared
+from app.qr import qr_svg
 from app.residents import bp, intake, receipts
 from app.residents.forms import (
     FIELD_PREFIX,
@@ -32,7 +33,6 @@ from app.residents.forms import (
     request_form,
     service_data,
 )
-from app.residents.qr import qr_svg
 from app.web import active_village_or_404, render, submitted_here
 
 MAIN_PATH = (states.DIAJUKAN, states.DIVERIFIKASI, states.DIPROSES, states.SIAP_DIAMBIL, states.SELESAI)
@@ -437,10 +437,18 @@ def _private_page(req, token, form=None, photos=None, status=200, error=None):
         masked_nik=mask_nik(req.nik),
         masked_phone=mask_phone(req.phone) if req.phone else "",
         letter_url=_letter_url(req, token),
+        office=_office_for_pickup(req),
         tracking_url=url_for("residents.track", code=req.tracking_code),
         max_photo_bytes=current_app.config["MAX_PHOTO_BYTES"],
     )
     return _no_store(response)
+
+
+def _office_for_pickup(req: ServiceRequest):
+    """A letter ready to collect: is its signer (the village head) at the balai now, and who else is."""
+    if req.status != states.SIAP_DIAMBIL or req.service.is_complaint:
+        return None
+    return attendance.office_now(req.village_id)
 
 
 @bp.route("/permohonan/<token>", methods=["GET", "POST"])
@@ -609,7 +617,10 @@ def queue(slug: str):
     ).all()
     ready = [code for code, status in rows if status == states.SIAP_DIAMBIL][:QUEUE_SHOWN]
     working = [code for code, status in rows if status in QUEUE_WORKING][:QUEUE_SHOWN]
-    fingerprint = "|".join(ready) + "/" + "|".join(working) + "/" + _locale()
+    office, checkin_url = _office_screen(village)
+    fingerprint = (
+        "|".join(ready) + "/" + "|".join(working) + "/" + _locale() + repr(office) + (checkin_url or "")
+    )
     etag = "q" + hashlib.sha256(fingerprint.encode()).hexdigest()[:20]
     polling = _is_htmx()
     if polling and request.if_none_match.contains(etag):
@@ -621,8 +632,25 @@ def queue(slug: str):
         ready=ready,
         working=working,
         etag=etag,
+        office=office,
+        checkin_url=checkin_url,
+        checkin_qr=qr_svg(checkin_url, _("Kode QR absen petugas")) if checkin_url else None,
+        pair_url=url_for("officials.attendance_pair")
+        if "officials.attendance_pair" in current_app.view_functions
+        else None,
     )
     if polling:
         response.set_etag(etag)
     response.headers["Cache-Control"] = "no-cache"
     return response
+
+
+def _office_screen(village: Village):
+    """Who is in and today's hours, and on a TV set up for it, the link of the check-in QR (new every 30 s)."""
+    office = attendance.office_now(village.id)
+    if "officials.attendance_scan" not in current_app.view_functions or not attendance.screen_is_paired(
+        village.id, request.cookies.get(attendance.SCREEN_COOKIE)
+    ):
+        return office, None
+    code = attendance.screen_code(village.id)
+    return office, _absolute(url_for("officials.attendance_scan", code=code))
