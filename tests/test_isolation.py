@@ -530,7 +530,10 @@ class RoleClient:
 
     def login(self) -> None:
         if self.role in ACCOUNTS:
-            token = csrf_from(self.client.get("/akun/masuk").get_data(as_text=True))
+            page = self.client.get("/akun/masuk")
+            if page.status_code in (302, 303):
+                return  # still signed in: the fresh client's sign-out did not end this session
+            token = csrf_from(page.get_data(as_text=True))
             response = self.client.post(
                 "/akun/masuk",
                 data={"email": ACCOUNTS[self.role], "password": DEMO_PASSWORD, "csrf_token": token},
