@@ -21,6 +21,7 @@ from app.domain.errors import DomainError
 from app.domain.storage import PhotoStore
 from app.domain.text import MONTHS_ID
 from app.extensions import db
+from app.i18n import translated
 from app.models import Role, User, Village
 from app.models.bumdes import (
     MAX_PHOTOS,
@@ -278,7 +279,7 @@ def orders(bumdes_id: int):
         counts=catalog.order_counts(bumdes.id),
         current=status,
         statuses=ORDER_STATUSES,
-        labels=ORDER_STATUS_LABELS,
+        labels=translated(ORDER_STATUS_LABELS),
     )
 
 
@@ -294,7 +295,7 @@ def order_status(order_id: int):
     else:
         db.session.commit()
     if _is_htmx():
-        return render("bumdes/manage/_order_row.html", order=order, labels=ORDER_STATUS_LABELS)
+        return render("bumdes/manage/_order_row.html", order=order, labels=translated(ORDER_STATUS_LABELS))
     return redirect(url_for("bumdes.orders", bumdes_id=order.bumdes_id, status=order.status), 303)
 
 

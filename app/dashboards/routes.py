@@ -27,6 +27,7 @@ from app.domain.photos import make_thumbnail, process_photo
 from app.domain.storage import PhotoStore
 from app.domain.text import format_rupiah
 from app.extensions import db
+from app.i18n import coded, status_label, translated
 from app.models import Region, Role, Village
 from app.models.profile import (
     BIDANG,
@@ -106,18 +107,26 @@ def _budget(village: Village, year: int | None) -> dict:
         )
     }
     lines = []
-    for key, label in BIDANG:
+    for key, _msgid in BIDANG:
         line = found.get(key)
         planned, realised = (line.planned, line.realised) if line else (0, 0)
         share = round(100 * realised / planned) if planned else None
-        lines.append({"key": key, "label": label, "planned": planned, "realised": realised, "share": share})
+        lines.append(
+            {
+                "key": key,
+                "label": coded(BIDANG, key),
+                "planned": planned,
+                "realised": realised,
+                "share": share,
+            }
+        )
     total_p = sum(x["planned"] for x in lines)
     total_r = sum(x["realised"] for x in lines)
     chart = charts.paired(
         _("Rencana dan realisasi APBDes %(year)s", year=year),
         [
             (
-                _(x["label"]),
+                x["label"],
                 x["planned"],
                 x["realised"],
                 _short_rupiah(x["planned"]),
@@ -148,7 +157,7 @@ def _short_rupiah(amount: int) -> str:
 def _status_chart(row: figures.Row) -> charts.Chart:
     return charts.bars(
         _("Permohonan menurut status"),
-        [(_(states.status_label(s)), n, str(n), s) for s, n in figures.status_totals(row)],
+        [(status_label(s), n, str(n), s) for s, n in figures.status_totals(row)],
     )
 
 
@@ -232,7 +241,8 @@ def region(code: str):
         rows=rows,
         sort=sort,
         descending=descending,
-        periods=figures.PERIODS,
+        periods=translated(figures.PERIODS),
+        child_label=coded(figures.CHILD_LABELS, board.region.level),
         status_chart=_status_chart(board.total),
         service_chart=service_chart,
         may_rank=_may_rank(board.region.code) and board.region.level <= 3,
@@ -353,7 +363,8 @@ def candidates(code: str):
         form=form,
         ranked=ranked,
         names=names,
-        pillars=indicators.PILLARS,
+        pillars=translated(indicators.PILLARS).items(),
+        idm_labels=translated(IDM_LABELS),
         upload=IdmUploadForm(),
         query=request.query_string.decode(),
         year=local_today().year + 1,
@@ -675,7 +686,7 @@ def manage_budget():
         village=village,
         year=year,
         years=range(this_year + 1, this_year - 6, -1),
-        bidang=BIDANG,
+        bidang=translated(BIDANG).items(),
         values=values,
         errors=errors,
         status=422 if errors else 200,
@@ -698,8 +709,9 @@ def manage_indicators():
         "dashboards/manage_indicators.html",
         village=village,
         score=score,
-        pillars=indicators.PILLARS,
+        pillars=translated(indicators.PILLARS).items(),
         items=indicators.INDICATORS,
+        labels=translated(indicators.INDICATOR_LABELS),
     )
 
 

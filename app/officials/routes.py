@@ -23,6 +23,7 @@ from app.domain.phone import normalize_phone
 from app.domain.storage import InvalidPhotoName, PhotoStore
 from app.domain.text import mask_name, parse_rupiah
 from app.extensions import db
+from app.i18n import action_label, status_label, translated
 from app.models import Attachment, Holiday, Role, Service, ServiceRequest, User, Village
 from app.models.letters import VillageLetterSettings
 from app.officials import bp, holidays, queue, reports
@@ -121,7 +122,7 @@ def home():
         "vargs": _village_args(village),
         "qargs": {**flt.args(), **_village_args(village)},
         "is_late": queue.is_late,
-        "statuses": states.STATUS_LABELS,
+        "statuses": translated(states.STATUS_LABELS),
     }
     if not _is_htmx():
         context.update(
@@ -143,7 +144,7 @@ def _detail(req: ServiceRequest, *, status: int = 200, error: str | None = None,
     actions = []
     if can_work:
         for action in states.actions_for(req.status):
-            label = _(action.label)
+            label = action_label(action)
             if action.name == "mark_ready" and letters.is_letter_service(req.service):
                 if letter is not None and not letter.is_issued and current_user.role != Role.HEAD:
                     continue
@@ -176,7 +177,6 @@ def _detail(req: ServiceRequest, *, status: int = 200, error: str | None = None,
         conflict=conflict,
         next_url=_safe_next(request.values.get("next")),
         vargs=_village_args(village),
-        statuses_label=states.status_label,
         assisted_by=db.session.get(User, req.assisted_by_id) if req.assisted_by_id else None,
     )
 
@@ -236,7 +236,7 @@ def _perform(req: ServiceRequest, action: str, note: str, version: int) -> str:
         )
         return _("Surat nomor %(number)s terbit. Permohonan siap diambil.", number=letter.number)
     workflow.apply_action(req, action, actor=current_user, note=note, expected_version=version)
-    return _("Status permohonan sekarang: %(status)s.", status=_(req.status_label))
+    return _("Status permohonan sekarang: %(status)s.", status=status_label(req.status))
 
 
 @bp.route("/lampiran/<int:attachment_id>")
