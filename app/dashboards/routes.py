@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import csv
-import io
-
-from flask import Response, abort, current_app, flash, redirect, request, url_for
+from flask import abort, current_app, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
@@ -26,6 +23,7 @@ from app.domain.errors import DomainError
 from app.domain.photos import make_thumbnail, process_photo
 from app.domain.storage import PhotoStore
 from app.domain.text import format_rupiah
+from app.exports import csv_download, csv_text
 from app.extensions import db
 from app.i18n import coded, status_label, translated
 from app.models import Region, Role, Village
@@ -271,58 +269,49 @@ def _fmt(value, kind: str = "") -> str:
 @bp.route("/wilayah/<code>/unduh/<table>.csv")
 def region_csv(code: str, table: str):
     board = _board_or_404(code)
-    out = io.StringIO()
-    writer = csv.writer(out)
     if table == "wilayah":
-        writer.writerow(
+        header = [
+            "kode",
+            "nama",
+            "desa_aktif",
+            "permohonan",
+            "terbuka",
+            "selesai",
+            "ditolak",
+            "terlambat",
+            "median_hari",
+            "persen_tepat_waktu",
+            "produk",
+            "pesanan",
+        ]
+        rows = [
             [
-                "kode",
-                "nama",
-                "desa_aktif",
-                "permohonan",
-                "terbuka",
-                "selesai",
-                "ditolak",
-                "terlambat",
-                "median_hari",
-                "persen_tepat_waktu",
-                "produk",
-                "pesanan",
+                r.key,
+                r.name,
+                r.active,
+                r.submitted,
+                r.open,
+                r.done,
+                r.rejected,
+                r.overdue,
+                _fmt(r.median_days, "days"),
+                _fmt(r.sla_share, "share"),
+                r.products,
+                r.orders,
             ]
-        )
-        for r in [*board.rows, board.total]:
-            writer.writerow(
-                [
-                    r.key,
-                    r.name,
-                    r.active,
-                    r.submitted,
-                    r.open,
-                    r.done,
-                    r.rejected,
-                    r.overdue,
-                    _fmt(r.median_days, "days"),
-                    _fmt(r.sla_share, "share"),
-                    r.products,
-                    r.orders,
-                ]
-            )
+            for r in [*board.rows, board.total]
+        ]
     elif table == "status":
-        writer.writerow(["status", "jumlah"])
-        for status, n in figures.status_totals(board.total):
-            writer.writerow([status, n])
+        header, rows = ["status", "jumlah"], list(figures.status_totals(board.total))
     elif table == "layanan":
-        writer.writerow(["kode_layanan", "nama", "permohonan", *states.STATUSES])
-        for r in board.services:
-            writer.writerow([r.key, r.name, r.submitted, *(r.by_status.get(s, 0) for s in states.STATUSES)])
+        header = ["kode_layanan", "nama", "permohonan", *states.STATUSES]
+        rows = [
+            [r.key, r.name, r.submitted, *(r.by_status.get(s, 0) for s in states.STATUSES)]
+            for r in board.services
+        ]
     else:
         abort(404)
-    filename = f"balai-{code}-{table}-{board.period.key}.csv"
-    return Response(
-        out.getvalue(),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+    return csv_download(csv_text(header, rows), f"balai-{code}-{table}-{board.period.key}.csv")
 
 
 # --- Smart Village: candidate list for region admins ----------------------------------------
@@ -377,38 +366,30 @@ def candidates_csv(code: str):
     _candidate_scope(code)
     _form, ranked = _candidate_list(code)
     names = names_of({s.village.region.parent_code for s in ranked})
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(
+    header = [
+        "peringkat",
+        "kode_desa",
+        "desa",
+        "kecamatan",
+        "status_idm",
+        "skor_idm",
+        *[k for k, _l in indicators.PILLARS],
+        "skor",
+    ]
+    rows = (
         [
-            "peringkat",
-            "kode_desa",
-            "desa",
-            "kecamatan",
-            "status_idm",
-            "skor_idm",
-            *[k for k, _l in indicators.PILLARS],
-            "skor",
+            i,
+            s.village.region_code,
+            s.village.display_name,
+            names.get(s.village.region.parent_code, ""),
+            s.idm_label,
+            "" if s.idm_score is None else f"{s.idm_score:.4f}",
+            *s.pillar_scores.values(),
+            s.score,
         ]
+        for i, s in enumerate(ranked, start=1)
     )
-    for i, s in enumerate(ranked, start=1):
-        writer.writerow(
-            [
-                i,
-                s.village.region_code,
-                s.village.display_name,
-                names.get(s.village.region.parent_code, ""),
-                s.idm_label,
-                "" if s.idm_score is None else f"{s.idm_score:.4f}",
-                *s.pillar_scores.values(),
-                s.score,
-            ]
-        )
-    return Response(
-        out.getvalue(),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="calon-smart-village-{code}.csv"'},
-    )
+    return csv_download(csv_text(header, rows), f"calon-smart-village-{code}.csv", private=True)
 
 
 @bp.route("/wilayah/<code>/idm", methods=["POST"])

@@ -22,6 +22,7 @@ from app.domain.nik import parse_nik
 from app.domain.phone import normalize_phone
 from app.domain.storage import InvalidPhotoName, PhotoStore
 from app.domain.text import mask_name, parse_rupiah
+from app.exports import csv_download
 from app.extensions import db
 from app.i18n import action_label, status_label, translated
 from app.models import Attachment, Holiday, Role, Service, ServiceRequest, User, Village
@@ -496,12 +497,7 @@ def report_csv():
         abort(404)
     month = reports.parse_month(request.args.get("bulan"), workflow.local_today())
     body = reports.to_csv(reports.monthly_report(village.id, month), month)
-    response = Response(body, mimetype="text/csv")
-    response.headers["Content-Disposition"] = (
-        f'attachment; filename="laporan-{village.slug}-{month:%Y-%m}.csv"'
-    )
-    response.headers["Cache-Control"] = PRIVATE
-    return response
+    return csv_download(body, f"laporan-{village.slug}-{month:%Y-%m}.csv", private=True)
 
 
 # ---------------------------------------------------------------- counter
