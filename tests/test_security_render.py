@@ -58,7 +58,7 @@ MARKUP_ALLOWED = {
     "app/residents/qr.py": "qr_svg(): numbers and escape()d text only",
 }
 # Templates Flask does not autoescape (by extension), and what they may print.
-NOT_AUTOESCAPED = {"pwa/sw.js": "prints only asset() URLs and the app version"}
+NOT_AUTOESCAPED = {"pwa/sw.js": "prints only asset() and url_for() URLs and the app version"}
 
 
 def _rel(path: Path) -> str:
@@ -225,13 +225,14 @@ def test_templates_never_mark_anything_safe_nor_turn_escaping_off(app):
                 continue
             for out in tree.find_all(nodes.Output):
                 for expr in out.nodes:
-                    asset = isinstance(expr, nodes.Call) and getattr(expr.node, "name", "") == "asset"
+                    url = isinstance(expr, nodes.Call) and getattr(expr.node, "name", "") in {
+                        "asset",
+                        "url_for",
+                    }
                     if not (
-                        isinstance(expr, nodes.TemplateData)
-                        or asset
-                        or getattr(expr, "name", "") == "version"
+                        isinstance(expr, nodes.TemplateData) or url or getattr(expr, "name", "") == "version"
                     ):
-                        wrong.append(f"{name}:{expr.lineno}: prints more than asset() URLs and the version")
+                        wrong.append(f"{name}:{expr.lineno}: prints more than our URLs and the version")
     assert not wrong, "\n".join(wrong)
 
 
