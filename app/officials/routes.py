@@ -107,21 +107,30 @@ def _request_or_404(request_id: int) -> ServiceRequest:
 # ---------------------------------------------------------------- queue
 
 
-@bp.route("/")
+@bp.route("/", methods=["GET", "POST"])
 @roles_required(*READERS)
 def home():
     village = _reading_village()
     if village is None:
         return _pick_village()
+    vargs = _village_args(village)
+    # The filter form posts, so that a NIK typed into the search never enters a URL (history, logs,
+    # Referer). A search that may be a NIK is answered to the POST itself; any other one is sent
+    # on to its GET address, which can be bookmarked and shared.
+    posted = request.method == "POST"
+    flt = queue.QueueFilter.from_args(request.form if posted else request.args)
+    if flt.private and not posted:
+        return redirect(url_for("officials.home", **flt.args(), **vargs), 303)
+    if posted and not flt.private and not _is_htmx():
+        return redirect(url_for("officials.home", **flt.args(), **vargs), 303)
     today = workflow.local_today()
-    flt = queue.QueueFilter.from_args(request.args)
     page = queue.queue_page(village.id, flt, today)
     context = {
         "village": village,
         "page": page,
         "today": today,
-        "vargs": _village_args(village),
-        "qargs": {**flt.args(), **_village_args(village)},
+        "vargs": vargs,
+        "qargs": {**flt.args(), **vargs},
         "is_late": queue.is_late,
         "statuses": translated(states.STATUS_LABELS),
     }
@@ -132,7 +141,11 @@ def home():
             services=queue.village_services(village.id),
             can_work=can_work_village(current_user, village),
         )
-    return render("officials/home.html", fragment="officials/_queue.html", **context)
+    response = render("officials/home.html", fragment="officials/_queue.html", **context)
+    if posted:
+        # htmx shows the address of what it shows, a private search left out.
+        response.headers["HX-Push-Url"] = url_for("officials.home", **flt.args(), **vargs)
+    return response
 
 
 # ---------------------------------------------------------------- one request
