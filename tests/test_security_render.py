@@ -528,6 +528,7 @@ def test_htmx_runs_only_what_the_server_wrote(client, demo):
     assert config["allowEval"] is False  # no hx-on / js: expressions
     assert config["allowScriptTags"] is False  # a swapped <script> never runs
     assert config["historyCacheSize"] == 0  # no copy of a page in localStorage
+    assert config["historyRestoreAsHxRequest"] is False  # Back gets the whole page, not a fragment
     # The vendored htmx reads these names (and hx-disable) in this version.
     vendored = (APP_DIR / "static/vendor/htmx.min.js").read_text()
     for option in ("selfRequestsOnly", "allowEval", "allowScriptTags", "historyCacheSize", "[hx-disable]"):
