@@ -147,6 +147,7 @@ def _register_cli(app: Flask) -> None:
 def _init_template_helpers(app: Flask) -> None:
     from flask_babel import get_locale
 
+    from app import i18n
     from app.domain import text
 
     app.jinja_env.filters["rupiah"] = text.format_rupiah
@@ -154,6 +155,8 @@ def _init_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["waktu"] = _local_datetime
     app.jinja_env.globals["current_locale"] = lambda: str(get_locale())
     app.jinja_env.globals["asset"] = _asset_url(app)
+    app.jinja_env.globals["status_label"] = i18n.status_label
+    app.jinja_env.globals["action_label"] = i18n.action_label
 
 
 def _asset_url(app: Flask):

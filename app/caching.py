@@ -16,6 +16,12 @@ Translations: Flask-Babel finds the request's catalogue anew on each ``_()`` in 
 selector, context lookups: ~0.17 ms a call, 40 calls a page); templates here use the catalogue found
 once per request and per locale.
 
+Signed-in officials: no page rendered for them is stored anywhere (``private, no-store``): not in
+the browser's cache, not by a proxy, not by the service worker, which keeps the last-seen tracking
+pages for use without signal and would otherwise show an official's view (name, action forms) to
+the next person on the phone. Logging out clears the browser's HTTP cache (``Clear-Site-Data``);
+the service worker empties its own page cache on the same request.
+
 A phone on 3G that already holds a page pays one round trip and no body when nothing changed.
 Pages embed the session's CSRF token, signed with a timestamp, so the signed token would change
 the body every second; the ETag is taken from the body without it plus the session's raw token,
@@ -167,8 +173,6 @@ def conditional_html(response: Response) -> Response:
     if not cache:
         # Revalidate every time; pages carry the session's CSRF token, so no shared cache may keep them.
         response.headers["Cache-Control"] = "private, no-cache"
-    elif getattr(current_user, "is_authenticated", False) and "public" in cache:
-        response.headers["Cache-Control"] = cache.replace("public", "private")
     if "ETag" in response.headers or "Last-Modified" in response.headers:
         return response
     etag = page_etag(response.get_data())
@@ -178,6 +182,15 @@ def conditional_html(response: Response) -> Response:
         return response
     response.set_etag(tag)
     response.make_conditional(request.environ)
+    return response
+
+
+def private_for_officials(response: Response) -> Response:
+    """``no-store`` on every page and fragment rendered for a signed-in user; clear caches on logout."""
+    if request.endpoint == "auth.logout" and request.method == "POST":
+        response.headers["Clear-Site-Data"] = '"cache"'
+    if response.mimetype == "text/html" and getattr(current_user, "is_authenticated", False):
+        response.headers["Cache-Control"] = "private, no-store"
     return response
 
 
@@ -254,3 +267,4 @@ def init_app(app: Flask) -> None:
     app.after_request(remember_css)
     app.after_request(conditional_html)
     app.after_request(compressed_static)
+    app.after_request(private_for_officials)  # registered last: runs first, before conditional_html

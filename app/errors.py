@@ -9,6 +9,7 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from app.domain.errors import N_
+from app.i18n import coded
 
 MESSAGES = {
     400: (N_("Permintaan tidak dapat dibaca"), N_("Coba muat ulang halaman lalu ulangi.")),
@@ -25,9 +26,14 @@ MESSAGES = {
 }
 
 
+TITLES = {status: title for status, (title, _hint) in MESSAGES.items()}
+HINTS = {status: hint for status, (_title, hint) in MESSAGES.items()}
+
+
 def _page(status: int, detail: str | None = None):
-    title, hint = MESSAGES.get(status, MESSAGES[500])
-    body = render_template("errors/error.html", status=status, title=_(title), hint=detail or _(hint))
+    known = status if status in MESSAGES else 500
+    title, hint = coded(TITLES, known), detail or coded(HINTS, known)
+    body = render_template("errors/error.html", status=status, title=title, hint=hint)
     return body, status
 
 

@@ -210,3 +210,36 @@ def test_a_draft_the_server_refuses_goes_back_into_its_form(app, hanura, live_se
     page.get_by_text("perlu diperbaiki").wait_for()
     assert page.input_value("[name=name]") == "Siti Wulandari"
     assert page.input_value("[name=nik]") == "1809107508920001"
+
+
+def test_after_an_official_logs_out_the_phone_never_shows_their_view_offline(app, demo, live_server, page):
+    from app.models import Village
+    from tests.conftest import DEMO_PASSWORD
+
+    hanura = db.session.scalar(select(Village).where(Village.slug == "hanura"))
+    req = db.session.scalars(
+        select(ServiceRequest).where(
+            ServiceRequest.village_id == hanura.id, ServiceRequest.status == "diajukan"
+        )
+    ).first()
+    operator = "operator.hanura@balai.test"
+    installed(page, live_server)
+    page.goto(live_server + "/akun/masuk")
+    page.fill("[name=email]", operator)
+    page.fill("[name=password]", DEMO_PASSWORD)
+    with page.expect_navigation():
+        page.click("form button")
+
+    page.goto(f"{live_server}/lacak/{req.tracking_code}")
+    official_view = page.content()
+    assert "Untuk petugas" in official_view and "/aksi" in official_view  # the counter actions
+    name = page.locator("footer p").first.inner_text().split(" · ")[0]
+    assert name and name in official_view
+
+    with page.expect_navigation():
+        page.get_by_role("button", name="Keluar").click()
+    page.context.set_offline(True)
+    page.goto(f"{live_server}/lacak/{req.tracking_code}")
+    shown = page.content()
+    assert "Untuk petugas" not in shown and "/aksi" not in shown and name not in shown
+    assert "Keluar" not in shown

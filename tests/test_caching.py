@@ -142,10 +142,10 @@ def test_a_post_gets_no_etag(app):
     assert "ETag" not in response.headers
 
 
-def test_a_public_cache_control_turns_private_for_a_logged_in_user(app, demo):
+def test_a_page_for_a_logged_in_user_is_never_stored_even_one_marked_public(app, demo):
     from flask_login import login_user
 
-    from app.caching import conditional_html
+    from app.caching import conditional_html, private_for_officials
     from app.extensions import db
     from app.models import User
 
@@ -153,14 +153,14 @@ def test_a_public_cache_control_turns_private_for_a_logged_in_user(app, demo):
     with app.test_request_context("/x"):
         anonymous = make_response("<p>z</p>")
         anonymous.headers["Cache-Control"] = "public, max-age=60"
-        assert conditional_html(anonymous).cache_control.public
+        assert conditional_html(private_for_officials(anonymous)).cache_control.public
     with app.test_request_context("/x"):
         login_user(user)
         mine = make_response("<p>z</p>")
         mine.headers["Cache-Control"] = "public, max-age=60"
-        mine = conditional_html(mine)
-    assert mine.cache_control.private
-    assert not mine.cache_control.public
+        mine = conditional_html(private_for_officials(mine))
+    assert mine.headers["Cache-Control"] == "private, no-store"
+    assert "ETag" not in mine.headers
 
 
 def test_static_files_are_sent_with_brotli_at_its_best(app, client):

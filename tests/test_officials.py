@@ -155,13 +155,74 @@ def test_queue_search_finds_by_tracking_code_name_and_exact_nik_only(client, aut
     auth.login("operator.hanura@balai.test")
 
     def found(q):
-        html = client.get("/kantor/", query_string={"q": q, "layanan": service.id}).get_data(as_text=True)
+        data = {"q": q, "layanan": service.id, "csrf_token": token(client)}
+        html = client.post("/kantor/", data=data, follow_redirects=True).get_data(as_text=True)
         return {n for n in ("Siti Wulandari", "Joko Santoso") if n in html}
 
     assert found(siti.tracking_code.lower().replace("-", " ")) == {"Siti Wulandari"}
     assert found("wulan") == {"Siti Wulandari"}
     assert found(OTHER_NIK) == {"Joko Santoso"}
     assert found(OTHER_NIK[:10]) == set()  # a partial NIK never matches
+
+
+URL_ATTRIBUTES = re.compile(r'(?:href|action|hx-get|hx-post|hx-push-url)="([^"]*)"')
+
+
+def _urls(html: str) -> list[str]:
+    return URL_ATTRIBUTES.findall(html)
+
+
+def test_a_nik_searched_in_the_queue_never_enters_a_url(client, auth, hanura):
+    v, service = hanura
+    for _ in range(PAGE_SIZE + 1):  # more than a page: the next page must not be a link either
+        make_request(v, service, name="Siti Wulandari", nik=NIK)
+    make_request(v, service, name="Joko Santoso", nik=OTHER_NIK)
+    auth.login("operator.hanura@balai.test")
+    typed = f"{NIK[:6]} {NIK[6:12]} {NIK[12:]}"  # as read off a KTP
+    for q in (NIK, typed, NIK[:10]):
+        data = {"q": q, "layanan": service.id, "csrf_token": token(client)}
+        # Without JavaScript: the POST is answered in place, no redirect carries it.
+        response = client.post("/kantor/", data=data)
+        html = response.get_data(as_text=True)
+        assert response.status_code == 200 and "Location" not in response.headers, q
+        assert not [u for u in _urls(html) if NIK[:10] in u.replace("+", "").replace("%20", "")], q
+        # With htmx: the fragment, and the address htmx shows leaves the search out.
+        response = client.post("/kantor/", data=data, headers={"HX-Request": "true"})
+        assert response.status_code == 200 and NIK[:6] not in response.headers["HX-Push-Url"]
+        assert response.headers["HX-Push-Url"] == f"/kantor/?status=aktif&layanan={service.id}"
+        assert not [u for u in _urls(response.get_data(as_text=True)) if NIK[:6] in u]
+        if q != NIK[:10]:
+            assert "Siti Wulandari" in html and "Joko Santoso" not in html, q
+            assert 'rel="next"' not in html and ">Berikutnya</button>" in html
+            first_page = html
+    # The next page of a NIK search is asked for by POST as well, and is the rest of the list.
+    page_two = client.post(
+        "/kantor/",
+        data={
+            "q": NIK,
+            "layanan": service.id,
+            "setelah": re.search(r'name="setelah" value="([^"]+)"', first_page).group(1),
+            "csrf_token": token(client),
+        },
+    ).get_data(as_text=True)
+    assert page_two.count("Siti Wulandari") == 1 and ">Ke awal</button>" in page_two
+    # An old link or a bookmark holding a NIK is turned away, without the NIK.
+    response = client.get(f"/kantor/?q={NIK}&layanan={service.id}")
+    assert response.status_code == 303 and NIK not in response.headers["Location"]
+
+
+def test_queue_searches_for_names_and_codes_keep_their_own_address(client, auth, hanura):
+    v, service = hanura
+    siti = make_request(v, service, name="Siti Wulandari", nik=NIK)
+    auth.login("operator.hanura@balai.test")
+    for q in ("wulan", siti.tracking_code):
+        data = {"q": q, "status": "semua", "csrf_token": token(client)}
+        response = client.post("/kantor/", data=data)
+        assert response.status_code == 303
+        assert response.headers["Location"] == f"/kantor/?status=semua&q={q}".replace(" ", "+")
+        assert "Siti Wulandari" in client.get(response.headers["Location"]).get_data(as_text=True)
+        pushed = client.post("/kantor/", data=data, headers={"HX-Request": "true"}).headers["HX-Push-Url"]
+        assert pushed == response.headers["Location"]
 
 
 def _count_queries(client, url: str) -> int:

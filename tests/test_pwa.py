@@ -93,3 +93,33 @@ def test_production_refuses_to_start_without_a_secret_key(monkeypatch):
         assert "SECRET_KEY" in str(exc)
     else:
         raise AssertionError("production started without SECRET_KEY")
+
+
+def test_nothing_rendered_for_a_signed_in_official_may_be_stored_and_logout_clears_the_cache(
+    client, auth, demo
+):
+    from sqlalchemy import select
+
+    from app.extensions import db
+    from app.models import ServiceRequest, Village
+
+    hanura = db.session.scalar(select(Village).where(Village.slug == "hanura"))
+    code = db.session.scalar(
+        select(ServiceRequest.tracking_code).where(ServiceRequest.village_id == hanura.id)
+    )
+    assert (
+        "no-store" not in client.get(f"/lacak/{code}").headers["Cache-Control"]
+    )  # residents keep it offline
+    auth.login("operator.hanura@balai.test")
+    for url in (f"/lacak/{code}", "/kantor/", "/desa/hanura/layanan", "/saya"):
+        assert client.get(url).headers["Cache-Control"] == "private, no-store", url
+    fragment = client.get(f"/lacak/{code}", headers={"HX-Request": "true"})
+    assert fragment.headers["Cache-Control"] == "private, no-store"
+    response = auth.logout()
+    assert response.headers["Clear-Site-Data"] == '"cache"'
+    assert "no-store" not in client.get(f"/lacak/{code}").headers["Cache-Control"]
+
+
+def test_the_service_worker_keeps_no_no_store_page_and_empties_its_pages_on_logout(client):
+    body = client.get("/sw.js").get_data(as_text=True)
+    assert "no-store" in body and 'url.pathname === "/akun/keluar"' in body and "caches.delete(PAGES)" in body

@@ -20,6 +20,7 @@ from app.domain.phone import normalize_phone
 from app.domain.photos import process_photo
 from app.domain.storage import PhotoStore
 from app.extensions import db
+from app.i18n import coded, translated
 from app.models import Region, Role, User, Village
 from app.models.region import VILLAGE
 from app.regions import names_of, with_ancestors
@@ -66,12 +67,12 @@ def users():
     rows = db.session.scalars(
         select(User).where(_user_scope()).order_by(User.role, User.name).limit(500)
     ).all()
-    return render("admin/users.html", users=rows, labels=ROLE_LABELS, form=_user_form())
+    return render("admin/users.html", users=rows, labels=translated(ROLE_LABELS), form=_user_form())
 
 
 def _user_form() -> UserForm:
     form = UserForm()
-    form.role.choices = [SelectChoice(r.value, _(ROLE_LABELS[r])) for r in grantable_roles(current_user)]
+    form.role.choices = [SelectChoice(r.value, coded(ROLE_LABELS, r)) for r in grantable_roles(current_user)]
     return form
 
 
@@ -99,7 +100,7 @@ def create_user():
         "admin/users.html",
         fragment="admin/_user_form.html",
         users=rows,
-        labels=ROLE_LABELS,
+        labels=translated(ROLE_LABELS),
         form=form,
         status=422,
     )

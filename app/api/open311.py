@@ -23,6 +23,7 @@ from app.domain.errors import DomainError
 from app.domain.phone import normalize_phone
 from app.domain.tracking import normalize_tracking_code
 from app.extensions import db, limiter
+from app.i18n import status_label
 from app.models import Service, ServiceRequest, Village, utcnow
 from app.models.services import COMPLAINT
 from app.stats.keys import find_key
@@ -207,7 +208,7 @@ def _round(value) -> float | None:
 
 def request_json(req: ServiceRequest, village: Village) -> dict:
     """A request as GeoReport fields; built from a whitelist so no personal field can slip in."""
-    label = _(states.status_label(req.status))
+    label = status_label(req.status)
     expected = datetime.combine(req.due_date, time(23, 59), tzinfo=workflow.TZ) if req.due_date else None
     data = req.data or {}
     return {

@@ -25,6 +25,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from app.domain.errors import DomainError
 from app.domain.phone import normalize_phone
 from app.domain.text import parse_rupiah
+from app.i18n import lazy_coded
 from app.models.bumdes import CATEGORIES, DELIVERY, FULFILMENT_LABELS, PICKUP
 
 _THOUSANDS = re.compile(r"[0-9]{1,3}(?:\.[0-9]{3})+")
@@ -82,7 +83,9 @@ class ProductForm(FlaskForm):
         filters=[_strip],
         validators=[DataRequired(_l("Isi satuan, mis. kg atau paket.")), Length(max=20)],
     )
-    category = SelectField(_l("Kategori"), choices=[SelectChoice(k, _l(v)) for k, v in CATEGORIES])
+    category = SelectField(
+        _l("Kategori"), choices=[SelectChoice(k, lazy_coded(CATEGORIES, k)) for k, _v in CATEGORIES]
+    )
     description = TextAreaField(
         _l("Keterangan"),
         filters=[_strip],
@@ -187,8 +190,8 @@ class OrderForm(FlaskForm):
     fulfilment = RadioField(
         _l("Pengambilan"),
         choices=[
-            SelectChoice(PICKUP, _l(FULFILMENT_LABELS[PICKUP])),
-            SelectChoice(DELIVERY, _l(FULFILMENT_LABELS[DELIVERY])),
+            SelectChoice(PICKUP, lazy_coded(FULFILMENT_LABELS, PICKUP)),
+            SelectChoice(DELIVERY, lazy_coded(FULFILMENT_LABELS, DELIVERY)),
         ],
         default=PICKUP,
     )

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from flask import Response, abort, current_app, flash, redirect, request, url_for
+from flask import abort, current_app, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
@@ -20,7 +18,9 @@ from app.bumdes.routes import PHOTO_SIZES
 from app.domain.errors import DomainError
 from app.domain.storage import PhotoStore
 from app.domain.text import MONTHS_ID
+from app.exports import csv_download, csv_text
 from app.extensions import db
+from app.i18n import translated
 from app.models import Role, User, Village
 from app.models.bumdes import (
     MAX_PHOTOS,
@@ -278,7 +278,7 @@ def orders(bumdes_id: int):
         counts=catalog.order_counts(bumdes.id),
         current=status,
         statuses=ORDER_STATUSES,
-        labels=ORDER_STATUS_LABELS,
+        labels=translated(ORDER_STATUS_LABELS),
     )
 
 
@@ -294,7 +294,7 @@ def order_status(order_id: int):
     else:
         db.session.commit()
     if _is_htmx():
-        return render("bumdes/manage/_order_row.html", order=order, labels=ORDER_STATUS_LABELS)
+        return render("bumdes/manage/_order_row.html", order=order, labels=translated(ORDER_STATUS_LABELS))
     return redirect(url_for("bumdes.orders", bumdes_id=order.bumdes_id, status=order.status), 303)
 
 
@@ -345,34 +345,20 @@ def summary_csv(bumdes_id: int):
     bumdes = _bumdes_or_404(bumdes_id)
     year, month = _month()
     data = catalog.monthly_summary(bumdes.id, *_month_range(year, month))
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["bulan", "produk_id", "produk", "jumlah_pesanan", "jumlah_barang", "nilai_rupiah"])
-    for row in data.top:
-        writer.writerow(
-            [
-                f"{year:04d}-{month:02d}",
-                row["product_id"],
-                _csv_safe(row["name"]),
-                row["orders"],
-                row["quantity"],
-                row["value"],
-            ]
-        )
-    filename = f"ringkasan-{year:04d}-{month:02d}.csv"
-    return Response(
-        "\ufeff" + out.getvalue(),
-        mimetype="text/csv",
-        headers={
-            "Content-Disposition": f'attachment; filename="{filename}"',
-            "Cache-Control": "private, no-store",
-        },
+    rows = (
+        [
+            f"{year:04d}-{month:02d}",
+            row["product_id"],
+            row["name"],
+            row["orders"],
+            row["quantity"],
+            row["value"],
+        ]
+        for row in data.top
     )
-
-
-def _csv_safe(text: str) -> str:
-    """Keep spreadsheet apps from reading a product name as a formula."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    header = ["bulan", "produk_id", "produk", "jumlah_pesanan", "jumlah_barang", "nilai_rupiah"]
+    filename = f"ringkasan-{year:04d}-{month:02d}.csv"
+    return csv_download(csv_text(header, rows, bom=True), filename, private=True)
 
 
 # --- the BUMDes profile and its registration -----------------------------------------------------

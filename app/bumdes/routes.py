@@ -11,6 +11,7 @@ from app.bumdes import bp, catalog, commerce
 from app.bumdes.forms import OrderForm
 from app.domain.errors import DomainError
 from app.extensions import db, limiter
+from app.i18n import coded, translated
 from app.models import Village
 from app.models.bumdes import CATEGORIES, Bumdes, Product, ProductPhoto
 from app.pagecache import shared
@@ -41,7 +42,7 @@ def catalogue():
         fragment="bumdes/_cards.html" if filters.after else "bumdes/_results.html",
         page=page,
         filters=filters,
-        categories=CATEGORIES,
+        categories=translated(CATEGORIES).items(),
         regions=[] if request.headers.get("HX-Request") else catalog.region_choices(),
         more_url=_more_url(page, "bumdes.catalogue"),
     )
@@ -66,7 +67,7 @@ def shop(slug: str):
         enterprises=enterprises,
         page=page,
         filters=filters,
-        categories=CATEGORIES,
+        categories=translated(CATEGORIES).items(),
         more_url=_more_url(page, "bumdes.shop", slug=village.slug),
     )
 
@@ -100,6 +101,7 @@ def _product_page(item: Product, form: OrderForm, status: int = 200):
         fragment="bumdes/_wa.html" if request.args.get("jumlah") else None,
         status=status,
         product=item,
+        category_label=coded(CATEGORIES, item.category),
         form=form,
         quantity=quantity,
         wa_link=commerce.whatsapp_link(number, item, quantity, page_url),

@@ -84,6 +84,7 @@ INDICATORS: tuple[Indicator, ...] = (
         "produk_bumdes", "society", N_("BUMDes menerbitkan produk di Balai"), computed=True, threshold=1
     ),
 )
+INDICATOR_LABELS: dict[str, str] = {i.key: i.label for i in INDICATORS}
 OPERATOR_INDICATORS = tuple(i for i in INDICATORS if not i.computed)
 OPERATOR_KEYS = frozenset(i.key for i in OPERATOR_INDICATORS)
 

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import csv
-import io
-
-from flask import Response, abort, current_app, flash, redirect, request, url_for
+from flask import abort, current_app, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
@@ -26,7 +23,9 @@ from app.domain.errors import DomainError
 from app.domain.photos import make_thumbnail, process_photo
 from app.domain.storage import PhotoStore
 from app.domain.text import format_rupiah
+from app.exports import csv_download, csv_text
 from app.extensions import db
+from app.i18n import coded, status_label, translated
 from app.models import Region, Role, Village
 from app.models.profile import (
     BIDANG,
@@ -107,18 +106,26 @@ def _budget(village: Village, year: int | None) -> dict:
         )
     }
     lines = []
-    for key, label in BIDANG:
+    for key, _msgid in BIDANG:
         line = found.get(key)
         planned, realised = (line.planned, line.realised) if line else (0, 0)
         share = round(100 * realised / planned) if planned else None
-        lines.append({"key": key, "label": label, "planned": planned, "realised": realised, "share": share})
+        lines.append(
+            {
+                "key": key,
+                "label": coded(BIDANG, key),
+                "planned": planned,
+                "realised": realised,
+                "share": share,
+            }
+        )
     total_p = sum(x["planned"] for x in lines)
     total_r = sum(x["realised"] for x in lines)
     chart = charts.paired(
         _("Rencana dan realisasi APBDes %(year)s", year=year),
         [
             (
-                _(x["label"]),
+                x["label"],
                 x["planned"],
                 x["realised"],
                 _short_rupiah(x["planned"]),
@@ -149,7 +156,7 @@ def _short_rupiah(amount: int) -> str:
 def _status_chart(row: figures.Row) -> charts.Chart:
     return charts.bars(
         _("Permohonan menurut status"),
-        [(_(states.status_label(s)), n, str(n), s) for s, n in figures.status_totals(row)],
+        [(status_label(s), n, str(n), s) for s, n in figures.status_totals(row)],
     )
 
 
@@ -233,7 +240,8 @@ def region(code: str):
         rows=rows,
         sort=sort,
         descending=descending,
-        periods=figures.PERIODS,
+        periods=translated(figures.PERIODS),
+        child_label=coded(figures.CHILD_LABELS, board.region.level),
         status_chart=_status_chart(board.total),
         service_chart=service_chart,
         may_rank=_may_rank(board.region.code) and board.region.level <= 3,
@@ -262,58 +270,49 @@ def _fmt(value, kind: str = "") -> str:
 @bp.route("/wilayah/<code>/unduh/<table>.csv")
 def region_csv(code: str, table: str):
     board = _board_or_404(code)
-    out = io.StringIO()
-    writer = csv.writer(out)
     if table == "wilayah":
-        writer.writerow(
+        header = [
+            "kode",
+            "nama",
+            "desa_aktif",
+            "permohonan",
+            "terbuka",
+            "selesai",
+            "ditolak",
+            "terlambat",
+            "median_hari",
+            "persen_tepat_waktu",
+            "produk",
+            "pesanan",
+        ]
+        rows = [
             [
-                "kode",
-                "nama",
-                "desa_aktif",
-                "permohonan",
-                "terbuka",
-                "selesai",
-                "ditolak",
-                "terlambat",
-                "median_hari",
-                "persen_tepat_waktu",
-                "produk",
-                "pesanan",
+                r.key,
+                r.name,
+                r.active,
+                r.submitted,
+                r.open,
+                r.done,
+                r.rejected,
+                r.overdue,
+                _fmt(r.median_days, "days"),
+                _fmt(r.sla_share, "share"),
+                r.products,
+                r.orders,
             ]
-        )
-        for r in [*board.rows, board.total]:
-            writer.writerow(
-                [
-                    r.key,
-                    r.name,
-                    r.active,
-                    r.submitted,
-                    r.open,
-                    r.done,
-                    r.rejected,
-                    r.overdue,
-                    _fmt(r.median_days, "days"),
-                    _fmt(r.sla_share, "share"),
-                    r.products,
-                    r.orders,
-                ]
-            )
+            for r in [*board.rows, board.total]
+        ]
     elif table == "status":
-        writer.writerow(["status", "jumlah"])
-        for status, n in figures.status_totals(board.total):
-            writer.writerow([status, n])
+        header, rows = ["status", "jumlah"], list(figures.status_totals(board.total))
     elif table == "layanan":
-        writer.writerow(["kode_layanan", "nama", "permohonan", *states.STATUSES])
-        for r in board.services:
-            writer.writerow([r.key, r.name, r.submitted, *(r.by_status.get(s, 0) for s in states.STATUSES)])
+        header = ["kode_layanan", "nama", "permohonan", *states.STATUSES]
+        rows = [
+            [r.key, r.name, r.submitted, *(r.by_status.get(s, 0) for s in states.STATUSES)]
+            for r in board.services
+        ]
     else:
         abort(404)
-    filename = f"balai-{code}-{table}-{board.period.key}.csv"
-    return Response(
-        out.getvalue(),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+    return csv_download(csv_text(header, rows), f"balai-{code}-{table}-{board.period.key}.csv")
 
 
 # --- Smart Village: candidate list for region admins ----------------------------------------
@@ -354,7 +353,8 @@ def candidates(code: str):
         form=form,
         ranked=ranked,
         names=names,
-        pillars=indicators.PILLARS,
+        pillars=translated(indicators.PILLARS).items(),
+        idm_labels=translated(IDM_LABELS),
         upload=IdmUploadForm(),
         query=request.query_string.decode(),
         year=local_today().year + 1,
@@ -367,38 +367,30 @@ def candidates_csv(code: str):
     _candidate_scope(code)
     _form, ranked = _candidate_list(code)
     names = names_of({s.village.region.parent_code for s in ranked})
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(
+    header = [
+        "peringkat",
+        "kode_desa",
+        "desa",
+        "kecamatan",
+        "status_idm",
+        "skor_idm",
+        *[k for k, _l in indicators.PILLARS],
+        "skor",
+    ]
+    rows = (
         [
-            "peringkat",
-            "kode_desa",
-            "desa",
-            "kecamatan",
-            "status_idm",
-            "skor_idm",
-            *[k for k, _l in indicators.PILLARS],
-            "skor",
+            i,
+            s.village.region_code,
+            s.village.display_name,
+            names.get(s.village.region.parent_code, ""),
+            s.idm_label,
+            "" if s.idm_score is None else f"{s.idm_score:.4f}",
+            *s.pillar_scores.values(),
+            s.score,
         ]
+        for i, s in enumerate(ranked, start=1)
     )
-    for i, s in enumerate(ranked, start=1):
-        writer.writerow(
-            [
-                i,
-                s.village.region_code,
-                s.village.display_name,
-                names.get(s.village.region.parent_code, ""),
-                s.idm_label,
-                "" if s.idm_score is None else f"{s.idm_score:.4f}",
-                *s.pillar_scores.values(),
-                s.score,
-            ]
-        )
-    return Response(
-        out.getvalue(),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="calon-smart-village-{code}.csv"'},
-    )
+    return csv_download(csv_text(header, rows), f"calon-smart-village-{code}.csv", private=True)
 
 
 @bp.route("/wilayah/<code>/idm", methods=["POST"])
@@ -676,7 +668,7 @@ def manage_budget():
         village=village,
         year=year,
         years=range(this_year + 1, this_year - 6, -1),
-        bidang=BIDANG,
+        bidang=translated(BIDANG).items(),
         values=values,
         errors=errors,
         status=422 if errors else 200,
@@ -699,8 +691,9 @@ def manage_indicators():
         "dashboards/manage_indicators.html",
         village=village,
         score=score,
-        pillars=indicators.PILLARS,
+        pillars=translated(indicators.PILLARS).items(),
         items=indicators.INDICATORS,
+        labels=translated(indicators.INDICATOR_LABELS),
     )
 
 

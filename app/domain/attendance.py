@@ -36,6 +36,7 @@ WEEKDAYS = (
     N_("Sabtu"),
     N_("Minggu"),
 )
+WEEKDAY_NAMES = dict(enumerate(WEEKDAYS))  # by date.weekday()
 # Mon-Thu 08.00-15.00, Fri 08.00-11.00, closed at the weekend (the usual hours of a Lampung balai desa).
 DEFAULT_HOURS: tuple[tuple[str, str] | None, ...] = (
     ("08:00", "15:00"),

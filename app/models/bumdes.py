@@ -49,7 +49,7 @@ ORDER_STATUS_LABELS = {
 # Which status may follow which: the inbox offers only these buttons.
 ORDER_NEXT = {NEW: (CONFIRMED, CANCELLED), CONFIRMED: (DONE, CANCELLED), DONE: (), CANCELLED: ()}
 PICKUP, DELIVERY = "pickup", "delivery"
-FULFILMENT_LABELS = {PICKUP: "Ambil sendiri", DELIVERY: "Diantar"}
+FULFILMENT_LABELS = {PICKUP: N_("Ambil sendiri"), DELIVERY: N_("Diantar")}
 
 # The villages a BUMDes serves besides its own (a BUMDesma serves several villages of one kecamatan).
 bumdes_villages = Table(

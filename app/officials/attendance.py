@@ -3,7 +3,6 @@ corrections, office hours, the printed poster, setting up a TV, and the region's
 
 from __future__ import annotations
 
-import csv
 import io
 from datetime import date
 
@@ -15,7 +14,9 @@ from app import attendance, workflow
 from app.access import can_manage_region
 from app.domain import attendance as rules
 from app.domain.errors import N_, DomainError
+from app.exports import csv_download, csv_text
 from app.extensions import db
+from app.i18n import error_message, translated
 from app.models import Region, Role, User
 from app.models.attendance import AttendanceRecord
 from app.models.region import VILLAGE
@@ -28,7 +29,6 @@ from app.officials.attendance_forms import (
     SettingsForm,
     read_hours,
 )
-from app.officials.reports import _csv_safe as csv_safe
 from app.officials.routes import PRIVATE, WORKERS, _working_village
 from app.qr import qr_svg
 from app.web import render, roles_required, village_row_or_404
@@ -38,10 +38,6 @@ GEOLOCATION_POLICY = "geolocation=(self), microphone=(), camera=(self)"
 SCREEN_COOKIE_AGE = 365 * 24 * 3600
 
 
-def _message(err: DomainError) -> str:
-    return _(err.message, **err.params)
-
-
 def _private(response: Response) -> Response:
     response.headers["Cache-Control"] = PRIVATE
     return response
@@ -49,7 +45,7 @@ def _private(response: Response) -> Response:
 
 def _refused(err: DomainError, status: int, village=None):
     response = render(
-        "attendance/checkin.html", status=status, error=_message(err), form=None, village=village
+        "attendance/checkin.html", status=status, error=error_message(err), form=None, village=village
     )
     return _private(response)
 
@@ -123,7 +119,7 @@ def attendance_confirm():
         try:
             position = attendance.Position(*rules.parse_position(form.lat.data, form.lon.data, form.acc.data))
         except DomainError as err:
-            return _confirm_page(ticket, raw, form, _message(err), 422)
+            return _confirm_page(ticket, raw, form, error_message(err), 422)
     try:
         record = attendance.check_in(current_user, raw, position=position)
         db.session.commit()
@@ -139,7 +135,7 @@ def attendance_confirm():
                     "Akses lokasi ditolak di ponsel ini. Izinkan lokasi untuk situs ini, lalu tekan Hadir lagi."
                 )
             )
-        return _confirm_page(ticket, raw, form, _message(err), 422)
+        return _confirm_page(ticket, raw, form, error_message(err), 422)
     except DomainError as err:
         db.session.rollback()
         return _refused(err, 422)
@@ -225,7 +221,7 @@ def attendance_sheet():
             data=data,
             month=month,
             officials=attendance.village_officials(village.id),
-            weekdays=rules.WEEKDAYS,
+            weekdays=translated(rules.WEEKDAY_NAMES),
             local=attendance.local,
             fmt=rules.format_time,
         )
@@ -288,15 +284,8 @@ def _filename(village, data, month: date, ext: str) -> str:
 def attendance_sheet_csv():
     village, official, month = _sheet_args()
     data = attendance.month_sheet(village, official, month)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(SHEET_HEADER)
-    for row in _sheet_rows(village, data):
-        writer.writerow([csv_safe(v) if isinstance(v, str) else v for v in row])
-    response = Response(out.getvalue(), mimetype="text/csv")
-    response.headers["Content-Disposition"] = (
-        f'attachment; filename="{_filename(village, data, month, "csv")}"'
-    )
+    text = csv_text(SHEET_HEADER, _sheet_rows(village, data))
+    response = csv_download(text, _filename(village, data, month, "csv"))
     return _private(response)
 
 
@@ -346,7 +335,7 @@ def _record_page(village, form, official: User, record: AttendanceRecord | None,
             db.session.commit()
         except DomainError as err:
             db.session.rollback()
-            form.reason.errors.append(_message(err))
+            form.reason.errors.append(error_message(err))
         else:
             flash(done)
             return _back_to_sheet(official, day)
@@ -441,7 +430,7 @@ def attendance_settings():
         status=422 if form.errors else 200,
         village=village,
         form=form,
-        weekdays=rules.WEEKDAYS,
+        weekdays=translated(rules.WEEKDAY_NAMES),
     )
     response.headers["Permissions-Policy"] = GEOLOCATION_POLICY
     return _private(response)

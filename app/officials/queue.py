@@ -44,16 +44,29 @@ class QueueFilter:
             after=decode_cursor(args.get("setelah") or ""),
         )
 
+    @property
+    def private(self) -> bool:
+        """Whether the search may be a NIK or a phone number (digits, not a tracking code).
+
+        Such a search is sent by POST and never written into a URL: URLs stay in the browser's
+        history, in proxies' logs and in the Referer of the next page.
+        """
+        return bool(self.q) and any(ch.isdigit() for ch in self.q) and not is_tracking_code(self.q)
+
     def args(self, **overrides) -> dict:
-        """The query string of this filter (for links), without the page cursor unless given."""
+        """The query string of this filter (for links): no page cursor unless given, no private search."""
         out = {
             "status": self.status,
             "layanan": self.service_id or "",
             "lewat": "1" if self.late else "",
-            "q": self.q,
+            "q": "" if self.private else self.q,
         }
         out.update(overrides)
         return {k: v for k, v in out.items() if v not in ("", None)}
+
+    def fields(self, **overrides) -> dict:
+        """The whole filter, private search included, as the hidden fields of a POST form."""
+        return {**self.args(**overrides), **({"q": self.q} if self.private else {})}
 
 
 @dataclass

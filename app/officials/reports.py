@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -11,6 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 
 from app.domain import states
+from app.exports import csv_text
 from app.extensions import db
 from app.models import Service, ServiceRequest
 
@@ -114,25 +113,22 @@ def monthly_report(village_id: int, month: date) -> list[ServiceRow]:
 
 def to_csv(rows: list[ServiceRow], month: date) -> str:
     """The report as CSV with Indonesian headers, days with one decimal, shares as percentages."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(
-        [
-            "bulan",
-            "layanan",
-            "diterima",
-            "selesai",
-            "ditolak",
-            "median_hari",
-            "p90_hari",
-            "persen_tepat_waktu",
-        ]
-    )
-    for row in rows:
-        writer.writerow(
+    header = [
+        "bulan",
+        "layanan",
+        "diterima",
+        "selesai",
+        "ditolak",
+        "median_hari",
+        "p90_hari",
+        "persen_tepat_waktu",
+    ]
+    return csv_text(
+        header,
+        (
             [
                 f"{month:%Y-%m}",
-                _csv_safe(row.name),
+                row.name,
                 row.received,
                 row.finished,
                 row.rejected,
@@ -140,10 +136,6 @@ def to_csv(rows: list[ServiceRow], month: date) -> str:
                 "" if row.p90_days is None else f"{row.p90_days:.1f}",
                 "" if row.within_sla is None else f"{row.within_sla * 100:.0f}",
             ]
-        )
-    return out.getvalue()
-
-
-def _csv_safe(text: str) -> str:
-    # A cell starting with = + - @ is run as a formula by spreadsheet programs.
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+            for row in rows
+        ),
+    )

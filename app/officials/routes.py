@@ -22,7 +22,9 @@ from app.domain.nik import parse_nik
 from app.domain.phone import normalize_phone
 from app.domain.storage import InvalidPhotoName, PhotoStore
 from app.domain.text import mask_name, parse_rupiah
+from app.exports import csv_download
 from app.extensions import db
+from app.i18n import action_label, status_label, translated
 from app.models import Attachment, Holiday, Role, Service, ServiceRequest, User, Village
 from app.officials import bp, holidays, queue, reports
 from app.officials.forms import (
@@ -98,23 +100,32 @@ def _request_or_404(request_id: int) -> ServiceRequest:
 # ---------------------------------------------------------------- queue
 
 
-@bp.route("/")
+@bp.route("/", methods=["GET", "POST"])
 @roles_required(*READERS)
 def home():
     village = _reading_village()
     if village is None:
         return _pick_village()
+    vargs = _village_args(village)
+    # The filter form posts, so that a NIK typed into the search never enters a URL (history, logs,
+    # Referer). A search that may be a NIK is answered to the POST itself; any other one is sent
+    # on to its GET address, which can be bookmarked and shared.
+    posted = request.method == "POST"
+    flt = queue.QueueFilter.from_args(request.form if posted else request.args)
+    if flt.private and not posted:
+        return redirect(url_for("officials.home", **flt.args(), **vargs), 303)
+    if posted and not flt.private and not _is_htmx():
+        return redirect(url_for("officials.home", **flt.args(), **vargs), 303)
     today = workflow.local_today()
-    flt = queue.QueueFilter.from_args(request.args)
     page = queue.queue_page(village.id, flt, today)
     context = {
         "village": village,
         "page": page,
         "today": today,
-        "vargs": _village_args(village),
-        "qargs": {**flt.args(), **_village_args(village)},
+        "vargs": vargs,
+        "qargs": {**flt.args(), **vargs},
         "is_late": queue.is_late,
-        "statuses": states.STATUS_LABELS,
+        "statuses": translated(states.STATUS_LABELS),
     }
     if not _is_htmx():
         context.update(
@@ -123,7 +134,11 @@ def home():
             services=queue.village_services(village.id),
             can_work=can_work_village(current_user, village),
         )
-    return render("officials/home.html", fragment="officials/_queue.html", **context)
+    response = render("officials/home.html", fragment="officials/_queue.html", **context)
+    if posted:
+        # htmx shows the address of what it shows, a private search left out.
+        response.headers["HX-Push-Url"] = url_for("officials.home", **flt.args(), **vargs)
+    return response
 
 
 # ---------------------------------------------------------------- one request
@@ -136,7 +151,7 @@ def _detail(req: ServiceRequest, *, status: int = 200, error: str | None = None,
     actions = []
     if can_work:
         for action in states.actions_for(req.status):
-            label = _(action.label)
+            label = action_label(action)
             if action.name == "mark_ready" and letters.is_letter_service(req.service):
                 if letter is not None and not letter.is_issued and current_user.role != Role.HEAD:
                     continue
@@ -169,7 +184,6 @@ def _detail(req: ServiceRequest, *, status: int = 200, error: str | None = None,
         conflict=conflict,
         next_url=safe_next(request.values.get("next")),
         vargs=_village_args(village),
-        statuses_label=states.status_label,
         assisted_by=db.session.get(User, req.assisted_by_id) if req.assisted_by_id else None,
     )
 
@@ -229,7 +243,7 @@ def _perform(req: ServiceRequest, action: str, note: str, version: int) -> str:
         )
         return _("Surat nomor %(number)s terbit. Permohonan siap diambil.", number=letter.number)
     workflow.apply_action(req, action, actor=current_user, note=note, expected_version=version)
-    return _("Status permohonan sekarang: %(status)s.", status=_(req.status_label))
+    return _("Status permohonan sekarang: %(status)s.", status=status_label(req.status))
 
 
 @bp.route("/lampiran/<int:attachment_id>")
@@ -521,12 +535,7 @@ def report_csv():
         abort(404)
     month = reports.parse_month(request.args.get("bulan"), workflow.local_today())
     body = reports.to_csv(reports.monthly_report(village.id, month), month)
-    response = Response(body, mimetype="text/csv")
-    response.headers["Content-Disposition"] = (
-        f'attachment; filename="laporan-{village.slug}-{month:%Y-%m}.csv"'
-    )
-    response.headers["Cache-Control"] = PRIVATE
-    return response
+    return csv_download(body, f"laporan-{village.slug}-{month:%Y-%m}.csv", private=True)
 
 
 # ---------------------------------------------------------------- counter

@@ -7,6 +7,7 @@ from sqlalchemy import select
 from app.domain.errors import N_
 from app.domain.letters import COMMON_PLACEHOLDERS
 from app.extensions import db
+from app.i18n import coded
 from app.models import Service, Village
 from app.models.services import COMPLAINT, LETTER
 
@@ -295,6 +296,55 @@ DEFAULT_SERVICES: tuple[dict, ...] = (
         "letter_template": "",
     },
 )
+
+
+def _shipped_texts() -> dict[tuple[str, ...], str]:
+    texts: dict[tuple[str, ...], str] = {}
+    for spec in DEFAULT_SERVICES:
+        code = spec["code"]
+        texts[(code, "name")] = spec["name"]
+        texts[(code, "description")] = spec["description"]
+        for field in spec["fields"]:
+            texts[(code, "field", field["name"])] = field["label"]
+            for option in field.get("options", ()):
+                texts[(code, "option", field["name"], option)] = option
+        for doc in spec["documents"]:
+            texts[(code, "document", doc["key"])] = doc["label"]
+    return texts
+
+
+# Each text of the built-in catalogue by its key: (service code, "name"), (code, "field", name), ...
+SHIPPED: dict[tuple[str, ...], str] = _shipped_texts()
+
+
+def shown(key: tuple[str, ...], stored: str) -> str:
+    """``stored`` as people read it: translated by ``key`` while it is the built-in text, else as typed.
+
+    Operators may rename a service or relabel a field; what they type is never a msgid (see app/i18n.py).
+    """
+    return coded(SHIPPED, key) if stored and SHIPPED.get(key) == stored else stored
+
+
+def service_name(service) -> str:
+    """The name of ``service`` (anything with ``code`` and ``name``) for the reader's language."""
+    return shown((service.code, "name"), service.name)
+
+
+def service_description(service: Service) -> str:
+    return shown((service.code, "description"), service.description or "")
+
+
+def field_label(service: Service, spec: dict) -> str:
+    return shown((service.code, "field", spec.get("name", "")), spec.get("label") or spec.get("name", ""))
+
+
+def option_label(service: Service, field_name: str, value: str) -> str:
+    """One answer of a select field; the stored value itself stays in the request as chosen."""
+    return shown((service.code, "option", field_name, value), value)
+
+
+def document_label(service: Service, doc: dict) -> str:
+    return shown((service.code, "document", doc.get("key", "")), doc.get("label") or doc.get("key", ""))
 
 
 def placeholders_for(service: Service | dict) -> list[str]:

@@ -25,6 +25,7 @@ from app.domain.nik import parse_nik
 from app.domain.phone import normalize_phone
 from app.domain.tracking import normalize_tracking_code
 from app.models import Service
+from app.residents.catalog import document_label, field_label, option_label
 
 FIELD_PREFIX = "d_"
 DOC_PREFIX = "doc_"
@@ -96,8 +97,8 @@ class FixForm(ApplicantForm):
     version = HiddenField(validators=[InputRequired(), Regexp(r"^\d+$")])
 
 
-def _service_field(spec: dict):
-    label = _(spec["label"])
+def _service_field(service: Service, spec: dict):
+    label = field_label(service, spec)
     required = bool(spec.get("required"))
     validators = [DataRequired(_("%(label)s belum diisi.", label=label))] if required else [Optional()]
     kind = spec.get("type", "text")
@@ -107,7 +108,7 @@ def _service_field(spec: dict):
         return StringField(label, validators=[*validators, _date_check], render_kw={"type": "date"})
     if kind == "select":
         choices = [SelectChoice("", _("— pilih —"))] + [
-            SelectChoice(o, _(o)) for o in spec.get("options", [])
+            SelectChoice(o, option_label(service, spec["name"], o)) for o in spec.get("options", [])
         ]
         return SelectField(label, choices=choices, validators=validators, validate_choice=False)
     return StringField(label, validators=[*validators, Length(max=200)])
@@ -120,12 +121,14 @@ def request_form(service: Service, base: type[ApplicantForm] = RequestForm, **kw
         pass
 
     for spec in service.fields:
-        setattr(ServiceForm, FIELD_PREFIX + spec["name"], _service_field(spec))
+        setattr(ServiceForm, FIELD_PREFIX + spec["name"], _service_field(service, spec))
     for doc in service.documents:
         setattr(
             ServiceForm,
             DOC_PREFIX + doc["key"],
-            FileField(_(doc["label"]), render_kw={"accept": "image/jpeg,image/png,image/webp,image/*"}),
+            FileField(
+                document_label(service, doc), render_kw={"accept": "image/jpeg,image/png,image/webp,image/*"}
+            ),
         )
         setattr(ServiceForm, KEPT_PREFIX + doc["key"], HiddenField())
     if service.is_complaint:

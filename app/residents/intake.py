@@ -19,6 +19,7 @@ from app.domain.photos import process_photo
 from app.domain.storage import PhotoStore
 from app.extensions import db
 from app.models import Attachment, Service
+from app.residents.catalog import document_label
 from app.residents.forms import DOC_PREFIX, KEPT_PREFIX
 
 SALT = "residents.pending-photo"
@@ -141,14 +142,14 @@ def collect(
                     _(
                         "Foto %(label)s yang dikirim tadi sudah tidak tersimpan karena formulir terlalu "
                         "lama dibiarkan. Pilih fotonya lagi.",
-                        label=_(doc["label"]),
+                        label=document_label(service, doc),
                     ),
                 ]
                 ok = False
             elif require and doc.get("required") and not upload_field.errors:
                 upload_field.errors = [
                     *upload_field.errors,
-                    _("%(label)s belum dilampirkan.", label=_(doc["label"])),
+                    _("%(label)s belum dilampirkan.", label=document_label(service, doc)),
                 ]
                 ok = False
     return photos, ok

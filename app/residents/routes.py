@@ -21,10 +21,12 @@ from app.domain.phone import mask_phone
 from app.domain.text import mask_name
 from app.domain.tracking import normalize_tracking_code
 from app.extensions import db, limiter
+from app.i18n import status_label
 from app.models import Service, ServiceRequest, Village
 from app.pagecache import shared
 from app.qr import qr_svg
 from app.residents import bp, intake, receipts
+from app.residents.catalog import field_label, option_label
 from app.residents.forms import (
     FIELD_PREFIX,
     FixForm,
@@ -169,8 +171,8 @@ def _answers(form, service: Service) -> list[tuple[str, str]]:
     rows = []
     for spec in service.fields:
         value = getattr(form, FIELD_PREFIX + spec["name"]).data or ""
-        shown = _(value) if spec.get("type") == "select" and value else value
-        rows.append((_(spec["label"]), shown or "—"))
+        shown = option_label(service, spec["name"], value) if spec.get("type") == "select" else value
+        rows.append((field_label(service, spec), shown or "—"))
     return rows
 
 
@@ -342,7 +344,7 @@ def _timeline(req: ServiceRequest) -> list[dict]:
     steps = [
         {
             "status": change.to_status,
-            "label": states.status_label(change.to_status),
+            "label": status_label(change.to_status),
             "at": change.created_at,
             "note": change.note if change.action in ("request_fix", "reject") else "",
             "done": True,
@@ -351,7 +353,7 @@ def _timeline(req: ServiceRequest) -> list[dict]:
     ]
     if req.status in MAIN_PATH:
         for status in MAIN_PATH[MAIN_PATH.index(req.status) + 1 :]:
-            steps.append({"status": status, "label": states.status_label(status), "done": False})
+            steps.append({"status": status, "label": status_label(status), "done": False})
     return steps
 
 
@@ -527,6 +529,7 @@ def _status_rows(codes: list[str]) -> list:
             ServiceRequest.status,
             ServiceRequest.submitted_at,
             ServiceRequest.due_date,
+            Service.code,
             Service.name,
             Village.name.label("village_name"),
             Village.term,

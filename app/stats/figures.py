@@ -41,6 +41,8 @@ PERIODS: dict[str, str] = {
     "semua": N_("Semua waktu"),
 }
 DEFAULT_PERIOD = "12-bulan"
+# What the rows of a region's dashboard are, by the region's level.
+CHILD_LABELS: dict[int, str] = {1: N_("Kabupaten/kota"), 2: N_("Kecamatan"), 3: N_("Desa/kelurahan")}
 
 SORT_KEYS = (
     "name",
@@ -248,7 +250,7 @@ def dashboard(code: str, period: Period, today: date) -> Dashboard | None:
     for r in rows.values():
         total.add(r)
     services = _region_service_rows(code, period)
-    label = {1: "Kabupaten/kota", 2: "Kecamatan", 3: "Desa/kelurahan"}[level]
+    label = CHILD_LABELS[level]
     return Dashboard(region, period, list(rows.values()), total, services, ancestors, child_label=label)
 
 

@@ -1,7 +1,9 @@
 // Balai service worker. Static files (fingerprinted, never changing) come from the cache; pages
 // come from the network first, else from the cache, else the offline page. The last-seen copies
-// of /saya and of each /lacak/<code> page are kept for use without signal. Request forms saved
-// offline as drafts (static/js/offline.js, imported here) are posted when the network returns.
+// of /saya and of each /lacak/<code> page are kept for use without signal, never a page the server
+// marks no-store (everything rendered for a signed-in official), and all of them are dropped when
+// someone logs out. Request forms saved offline as drafts (static/js/offline.js, imported here)
+// are posted when the network returns.
 importScripts("{{ asset('js/offline.js') }}");
 
 const SHELL = [
@@ -16,8 +18,9 @@ const SHELL = [
 ];
 // A new list of fingerprinted files is a new version: its cache replaces the old one.
 const VERSION = "balai-{{ version }}-" + SHELL.join("|").split("").reduce((h, c) => (h * 31 + c.charCodeAt(0)) | 0, 7);
-// Pages the resident saw, kept across versions (they are data, not code).
-const PAGES = "balai-pages";
+// Pages the resident saw, kept across versions (they are data, not code). Renamed once so that
+// activation drops copies an older worker kept of pages rendered for officials.
+const PAGES = "balai-pages-2";
 const KEPT_PAGE = /^\/(saya|lacak\/[A-Za-z0-9-]+)$/;
 const MAX_PAGES = 30;
 
@@ -41,7 +44,7 @@ self.addEventListener("activate", (event) => {
 function keepPage(request, response) {
   const got = response ? Promise.resolve(response) : fetch(request, { credentials: "same-origin" });
   return got.then((res) => {
-    if (!res.ok || res.redirected) return;
+    if (!res.ok || res.redirected || /no-store/i.test(res.headers.get("Cache-Control") || "")) return;
     return caches.open(PAGES).then((cache) =>
       cache.put(request.url, res).then(() => cache.keys()).then((keys) => {
         // Oldest first: drop what is over the limit, but never /saya.
@@ -75,9 +78,14 @@ self.addEventListener("sync", (event) => {
 
 self.addEventListener("fetch", (event) => {
   const request = event.request;
-  if (request.method !== "GET") return;
   const url = new URL(request.url);
   if (url.origin !== self.location.origin) return;
+  if (request.method === "POST" && url.pathname === "{{ url_for('auth.logout') }}") {
+    // Whoever uses the phone next must not find pages seen in this session.
+    event.waitUntil(caches.delete(PAGES));
+    return;
+  }
+  if (request.method !== "GET") return;
   if (url.pathname.startsWith("/static/")) {
     event.respondWith(
       caches.match(request).then((hit) => hit || fetch(request).then((response) => {

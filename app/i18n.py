@@ -1,0 +1,60 @@
+"""Translating what the code wrote, by key; never what a person typed.
+
+Whatever goes through gettext is treated as markup: Jinja's ``_()`` wraps its result in ``Markup``
+and Flask-Babel's lazy strings declare themselves HTML (``__html__``), so neither is escaped again.
+gettext therefore only ever sees msgids the code wrote: string literals, or the entries of
+module-level tables of ``N_`` literals (status labels, roles, categories, the built-in service
+catalogue), chosen here by key. A service name, a label or an option an operator typed is shown as
+typed, escaped like any other text. ``tests/test_security_render.py`` fails when gettext is handed
+anything else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable, Mapping
+
+from flask_babel import LazyString, gettext
+
+from app.domain.states import ACTIONS, STATUS_LABELS
+
+Table = Mapping[Hashable, str] | Iterable[tuple[Hashable, str]]
+
+
+def _entries(table: Table) -> Mapping[Hashable, str]:
+    return table if isinstance(table, Mapping) else dict(table)
+
+
+def coded(table: Table, key: Hashable) -> str:
+    """The translation of ``table[key]``, ``table`` being a module-level table of msgids; else ``key``."""
+    msgid = _entries(table).get(key)
+    if msgid is None:
+        return "" if key is None else str(key)
+    return gettext(msgid)  # a msgid from the code's own table, chosen by key: see the module docstring
+
+
+def translated(table: Table) -> dict:
+    """Every entry of a module-level table of msgids, translated: ``{key: text}`` in table order."""
+    return {key: gettext(msgid) for key, msgid in _entries(table).items()}
+
+
+def lazy_coded(table: Table, key: Hashable) -> LazyString:
+    """:func:`coded`, translated when shown (for form classes built before any request)."""
+    return LazyString(coded, table, key)
+
+
+def status_label(status: str) -> str:
+    """A request's status for the reader's language."""
+    return coded(STATUS_LABELS, status)
+
+
+ACTION_LABELS: dict[str, str] = {name: action.label for name, action in ACTIONS.items()}
+
+
+def action_label(action) -> str:
+    """The button text of a workflow action (anything with ``name``)."""
+    return coded(ACTION_LABELS, action.name)
+
+
+def error_message(err) -> str:
+    """A domain error's message for the reader's language (its msgid is an ``N_`` literal: tests check)."""
+    return gettext(err.message, **err.params)
