@@ -59,6 +59,8 @@ PUBLIC = Policy("public", EVERYONE, login=False)
 WITH_SECRET = Policy("resident with code / private token", EVERYONE, login=False)
 RECEIPT = Policy("the session that submitted the request", frozenset({RESIDENT}), login=False)
 API_KEY = Policy("API key of the village", frozenset(), login=False)
+# OpenSID's calls carry the village's OpenDK token (Authorization: Bearer); no session opens them.
+OPENDK_TOKEN = Policy("OpenDK token of the village", frozenset(), login=False)
 VILLAGE_WORK = Policy("village official of that village", frozenset({OPERATOR_A, HEAD_A}))
 VILLAGE_WORK_OWN = Policy(
     "village official, on their own village", frozenset({OPERATOR_A, HEAD_A}), own=frozenset({OPERATOR_B})
@@ -192,6 +194,26 @@ ROUTES: dict[str, Route] = {
         PUBLIC, lambda d: f"/api/open311/v2/tokens/{d.complaint_code}.json?jurisdiction_id={d.a_code}"
     ),
     "api.post_request": Route(API_KEY, lambda d: f"/api/open311/v2/requests.json?jurisdiction_id={d.a_code}"),
+    # --- the OpenDK receiver OpenSID calls: the village's token, never a session
+    "opendk.login": Route(OPENDK_TOKEN, lambda d: "/opendk/api/v1/auth/login"),  # email + password, else 401
+    "opendk.identitas": Route(OPENDK_TOKEN, lambda d: "/opendk/api/v1/identitas-desa"),
+    "opendk.storedata": Route(OPENDK_TOKEN, lambda d: "/opendk/api/v1/penduduk/storedata"),
+    "opendk.penduduk": Route(OPENDK_TOKEN, lambda d: "/opendk/api/v1/penduduk"),
+    # Reports are refused with 422 only: OpenSID marks a report "sent" after any other status.
+    "opendk.laporan_penduduk": Route(
+        OPENDK_TOKEN, lambda d: "/opendk/api/v1/laporan-penduduk", also_ok=frozenset({422})
+    ),
+    "opendk.laporan_apbdes": Route(
+        OPENDK_TOKEN, lambda d: "/opendk/api/v1/laporan-apbdes", also_ok=frozenset({422})
+    ),
+    "opendk.pembangunan": Route(OPENDK_TOKEN, lambda d: "/opendk/api/v1/pembangunan"),
+    "opendk.pembangunan_dokumentasi": Route(OPENDK_TOKEN, lambda d: "/opendk/api/v1/pembangunan/dokumentasi"),
+    "opendk.program_bantuan": Route(OPENDK_TOKEN, lambda d: "/opendk/api/v1/program-bantuan"),
+    "opendk.program_bantuan_peserta": Route(OPENDK_TOKEN, lambda d: "/opendk/api/v1/program-bantuan/peserta"),
+    "opendk.pesan": Route(OPENDK_TOKEN, lambda d: "/opendk/api/v1/pesan"),
+    "opendk.getpesan": Route(OPENDK_TOKEN, lambda d: "/opendk/api/v1/pesan/getpesan"),
+    "opendk.surat": Route(OPENDK_TOKEN, lambda d: f"/opendk/api/v1/surat?desa_id={d.a_code}"),
+    "opendk.unknown": Route(OPENDK_TOKEN, lambda d: "/opendk/api/v1/tidak-ada", also_ok=frozenset({404})),
     # --- the officials' workbench
     "officials.home": Route(VILLAGE_READ_PICK, lambda d: f"/kantor/?desa={d.a_id}"),
     "officials.report": Route(VILLAGE_READ_PICK, lambda d: f"/kantor/laporan?desa={d.a_id}"),
@@ -533,6 +555,9 @@ def _verdict(route: Route, role: str, method: str, response) -> str | None:
     allowed = role in policy.allowed or role in policy.own
     if policy is API_KEY:
         return None if status == 403 else f"expected 403 without an API key, got {status}"
+    if policy is OPENDK_TOKEN:
+        ok = status == 401 or status in route.also_ok
+        return None if ok else f"expected 401 without an OpenDK token, got {status}"
     if allowed:
         ok = 200 <= status < 400 or status in route.also_ok or (method == "POST" and status == 422)
         if not ok:
