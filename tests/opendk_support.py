@@ -368,3 +368,21 @@ def wait_until(check, timeout: float = 60, pause: float = 0.2):
             return value
         time.sleep(pause)
     raise AssertionError("timed out waiting")
+
+
+def load_captured_register(village, source: str = "opendk") -> int:
+    """Store the 21 residents of capture N=138 as the village's register (as the sync job would)."""
+    from datetime import date
+
+    from app.domain import opensid
+    from app.population import register
+
+    _name, data = captured_xlsx()
+    header, lines = opensid.xlsx_rows(data)
+    records = []
+    for line, cells in lines:
+        record, _notes = opensid.resident_from_opensid(dict(zip(header, cells, strict=False)), line)
+        records.append((line, record))
+    kept, _dups = register.dedupe(records)
+    register.replace(village, kept, source=source, as_of=date(2026, 12, 3))
+    return len(kept)

@@ -249,6 +249,26 @@ ROUTES: dict[str, Route] = {
     "dashboards.manage_indicators": Route(VILLAGE_WORK_OWN, lambda d: "/kelola-desa/indikator"),
     "dashboards.manage_api_keys": Route(VILLAGE_WORK_OWN, lambda d: "/kelola-desa/api"),
     "dashboards.revoke_api_key": Route(VILLAGE_WORK, lambda d: f"/kelola-desa/api/{d.new_api_key()}/cabut"),
+    # --- the population register: the village's own officials only (region staff never see it)
+    "register.index": Route(VILLAGE_WORK_OWN, lambda d: "/kantor/penduduk/"),
+    "register.resident": Route(VILLAGE_WORK, lambda d: f"/kantor/penduduk/{d.resident_id}"),
+    "register.correct": Route(VILLAGE_WORK, lambda d: f"/kantor/penduduk/{d.resident_id}/koreksi"),
+    "register.statistics": Route(VILLAGE_WORK_OWN, lambda d: "/kantor/penduduk/statistik"),
+    "register.import_file": Route(VILLAGE_WORK_OWN, lambda d: "/kantor/penduduk/impor"),
+    "register.template": Route(VILLAGE_WORK_OWN, lambda d: "/kantor/penduduk/templat.csv"),
+    "register.prefill": Route(VILLAGE_WORK, lambda d: f"/kantor/penduduk/permohonan/{d.request_id}/isi"),
+    # --- the OpenDK sync pages: the village and the region staff above it
+    "register.sync_home": Route(VILLAGE_READ_PICK, lambda d: f"/kantor/opendk/?desa={d.a_id}"),
+    "register.make_token": Route(VILLAGE_READ_PICK, lambda d: f"/kantor/opendk/token?desa={d.a_id}"),
+    "register.revoke_token": Route(
+        VILLAGE_READ, lambda d: f"/kantor/opendk/token/{d.new_sync_token()}/cabut"
+    ),
+    "register.push": Route(VILLAGE_READ, lambda d: f"/kantor/opendk/kiriman/{d.push_id}"),
+    "register.report_pdf": Route(VILLAGE_READ, lambda d: f"/kantor/opendk/laporan/{d.report_id}.pdf"),
+    "register.threads": Route(VILLAGE_READ_OWN, lambda d: "/kantor/opendk/pesan"),
+    "register.thread": Route(VILLAGE_READ, lambda d: f"/kantor/opendk/pesan/{d.thread_id}"),
+    "register.reply": Route(REGION_READ, lambda d: f"/kantor/opendk/pesan/{d.thread_id}/balas"),
+    "register.new_thread": Route(REGION_READ, lambda d: f"/kantor/opendk/pesan/baru?desa={d.a_id}"),
     # --- region staff
     "dashboards.candidates": Route(REGION_READ, lambda d: "/wilayah/18.09/calon-smart-village"),
     "dashboards.candidates_csv": Route(REGION_READ, lambda d: "/wilayah/18.09/calon-smart-village.csv"),
@@ -386,6 +406,7 @@ def _build_world(app) -> SimpleNamespace:
     )
     db.session.add(failed)
     api_key = issue_key(a, "isolasi")
+    register_world = _register_world(a)
     db.session.commit()
 
     holidays = iter(range(1, 1000))
@@ -472,7 +493,53 @@ def _build_world(app) -> SimpleNamespace:
         new_api_key=new_api_key,
         new_user=new_user,
         new_product_photo=new_product_photo,
+        new_sync_token=lambda: _new_sync_token(a.id),
+        **register_world,
     )
+
+
+def _register_world(a) -> dict:
+    """Village A's register (one resident), a push, a message thread and a synced report."""
+    from datetime import date
+
+    from app.domain.opensid import ResidentRecord
+    from app.extensions import db
+    from app.models.population import Message, MessageThread, Resident, SyncedReport
+    from app.population import pushes, register
+
+    record = ResidentRecord(nik="1809104508920099", kk="1809100101010009", name="Warga Uji Isolasi", sex=2)
+    register.replace(a, [record], source="opendk", as_of=date.today())
+    push = pushes.logged(a, pushes.PENDUDUK, "done", rows=1)
+    thread = MessageThread(village_id=a.id, title="Pesan uji Hanura")
+    db.session.add(thread)
+    db.session.flush()
+    db.session.add(
+        Message(thread_id=thread.id, text="Halo dari desa", sender="desa", sender_name="desa Hanura")
+    )
+    report = SyncedReport(
+        village_id=a.id,
+        kind="apbdes",
+        external_id=1,
+        title="APBDes uji",
+        year=2026,
+        pdf=b"%PDF-1.4\n%%EOF",
+        sha256="0" * 64,
+    )
+    db.session.add(report)
+    db.session.flush()
+    resident_id = db.session.scalar(select(Resident.id).where(Resident.village_id == a.id))
+    return {"resident_id": resident_id, "push_id": push.id, "thread_id": thread.id, "report_id": report.id}
+
+
+def _new_sync_token(village_id: int) -> int:
+    from app.extensions import db
+    from app.models import Village
+    from app.models.population import SyncToken
+    from app.population import tokens
+
+    tokens.issue(db.session.get(Village, village_id), "uji")
+    db.session.commit()
+    return db.session.scalar(select(SyncToken.id).order_by(SyncToken.id.desc()).limit(1))
 
 
 def _project_ids(village_id: int):

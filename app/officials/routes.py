@@ -36,6 +36,7 @@ from app.officials.forms import (
     parse_documents,
     parse_fields,
 )
+from app.population import register as population_register
 from app.web import readable_village_or_404, render, roles_required, village_row_or_404
 
 READERS = (Role.OPERATOR, Role.HEAD, Role.REGION_ADMIN, Role.SUPERADMIN)
@@ -117,6 +118,10 @@ def home():
     context = {
         "village": village,
         "page": page,
+        # Whether each NIK is in the village's register (its own officials only; never residents).
+        "register_matches": population_register.matches(village.id, [(r.nik, r.name) for r in page.rows])
+        if can_work_village(current_user, village)
+        else {},
         "today": today,
         "vargs": _village_args(village),
         "qargs": {**flt.args(), **_village_args(village)},
@@ -178,6 +183,8 @@ def _detail(req: ServiceRequest, *, status: int = 200, error: str | None = None,
         vargs=_village_args(village),
         statuses_label=states.status_label,
         assisted_by=db.session.get(User, req.assisted_by_id) if req.assisted_by_id else None,
+        register_card=population_register.request_card(req) if can_work else None,
+        prefill_labels=population_register.PREFILL_FIELDS,
     )
 
 

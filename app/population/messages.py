@@ -17,7 +17,8 @@ from app.models.population import FROM_REGION, FROM_VILLAGE, INCOMING, OUTGOING,
 from app.models.region import DISTRICT, PROVINCE, REGENCY
 
 MAX_TEXT = 5000
-LEVEL_WORDS = {PROVINCE: "Provinsi", REGENCY: "Kabupaten", DISTRICT: "Kecamatan"}
+# Kabupaten/kota names already say which they are ("Kabupaten Pesawaran", "Kota Metro").
+LEVEL_WORDS = {PROVINCE: "Provinsi", REGENCY: "", DISTRICT: "Kecamatan"}
 
 
 def _clean(text: str | None, size: int) -> str:

@@ -25,8 +25,6 @@ from app.domain.text import format_date_id
 from app.extensions import db
 from app.models import User, Village, utcnow
 from app.models.population import (
-    SOURCE_IMPORT,
-    SOURCE_OPENDK,
     PopulationSource,
     PopulationStat,
     RegisterAccess,
@@ -600,4 +598,118 @@ def dedupe(records: list[tuple[int, ResidentRecord]]) -> tuple[list[ResidentReco
     return out, notes
 
 
-SOURCES = {SOURCE_OPENDK, SOURCE_IMPORT}
+# --- a request's applicant, as the register knows them ------------------------------------------
+
+# Letter placeholders every letter has even when its service does not ask for them.
+COMMON_PREFILL = ("tanggal_lahir", "jenis_kelamin")
+
+
+@dataclass(frozen=True)
+class RequestCard:
+    """What the request page shows the village's officials about the applicant's NIK."""
+
+    match: Match
+    keys: tuple[str, ...]  # the request's letter fields the register can fill
+    register_values: dict[str, str]
+    typed: dict[str, str]
+
+
+def prefill_keys(field_names: set[str]) -> tuple[str, ...]:
+    return tuple(k for k in PREFILL_FIELDS if k in field_names or k in COMMON_PREFILL)
+
+
+def request_card(req) -> RequestCard | None:
+    """None when the village keeps no register (an unregistered NIK is still served, as before)."""
+    found = matches(req.village_id, [(req.nik, req.name)])
+    if not found:
+        return None
+    match = found[req.nik]
+    names = {f.get("name") for f in req.service.fields or [] if f.get("name")}
+    keys = prefill_keys(names)
+    values = letter_values(match.resident) if match.resident is not None else {}
+    data = req.data or {}
+    typed = {k: str(data.get(k, "")) for k in keys}
+    return RequestCard(match, tuple(k for k in keys if values.get(k)), values, typed)
+
+
+# --- data-protection requests (the superadmin's privacy tools, app/privacy.py) ------------------
+
+
+def export_person(nik: str) -> dict:
+    """Everything the registers hold about one NIK, and who looked at it."""
+    from app.models.population import AidProgramme, AidRecipient
+
+    rows = db.session.scalars(select(Resident).where(Resident.nik == nik).order_by(Resident.id)).all()
+    villages = {
+        v.id: v
+        for v in db.session.scalars(select(Village).where(Village.id.in_({r.village_id for r in rows})))
+    }
+    out = []
+    for r in rows:
+        entry = {name: _as_text(getattr(r, name)) for name in RECORD_FIELDS}
+        entry.update(
+            village=villages[r.village_id].display_name,
+            village_code=villages[r.village_id].region_code,
+            source=r.source,
+            labels={f: opensid.label(f, getattr(r, f)) for f in opensid.CODE_TABLES},
+            corrections=[
+                {
+                    "field": c.field,
+                    "old": c.old_value,
+                    "new": c.new_value,
+                    "reason": c.reason,
+                    "by": c.user_name,
+                    "at": c.created_at.isoformat(),
+                }
+                for c in corrections_of(r)
+            ],
+        )
+        out.append(entry)
+    aid = db.session.execute(
+        select(AidProgramme.name, AidRecipient.card_no, Village.name)
+        .join(AidProgramme, AidProgramme.id == AidRecipient.programme_id)
+        .join(Village, Village.id == AidRecipient.village_id)
+        .where(or_(AidRecipient.nik == nik, AidRecipient.ident == nik))
+    ).all()
+    looks = db.session.execute(
+        select(RegisterAccess, Village.name)
+        .outerjoin(Village, Village.id == RegisterAccess.village_id)
+        .where(RegisterAccess.subject == subject_digest(nik))
+        .order_by(RegisterAccess.id)
+    ).all()
+    return {
+        "register": out,
+        "aid": [{"programme": p, "card": c, "village": v} for p, c, v in aid],
+        "register_access": [
+            {"village": v, "by": a.user_name, "action": a.action, "at": a.created_at.isoformat()}
+            for a, v in looks
+        ],
+    }
+
+
+def erase_person(nik: str) -> int:
+    """Remove a NIK from every register (rows, corrections, aid lists) and recount; the caller commits.
+
+    A village whose OpenSID still holds the person sends them again at its next push: the village
+    must be asked to erase them there too.
+    """
+    from app.models.population import AidRecipient
+    from app.stats.population import mark_dirty
+
+    rows = db.session.scalars(select(Resident).where(Resident.nik == nik)).all()
+    village_ids = {r.village_id for r in rows}
+    for r in rows:
+        db.session.delete(r)
+    db.session.execute(delete(ResidentCorrection).where(ResidentCorrection.nik == nik))
+    db.session.execute(delete(AidRecipient).where(or_(AidRecipient.nik == nik, AidRecipient.ident == nik)))
+    db.session.flush()
+    for village in db.session.scalars(select(Village).where(Village.id.in_(village_ids))):
+        recount(village, date.today())
+        mark_dirty(village.region_code)
+    return len(rows)
+
+
+def log_privacy(nik: str, user: User, action: str) -> None:
+    """Log a superadmin's privacy-tool look (view, export, erase) in each village holding the NIK."""
+    for village_id in set(db.session.scalars(select(Resident.village_id).where(Resident.nik == nik))):
+        log_access(village_id, user, action, nik=nik, detail=f"alat data pribadi superadmin: {action}")
