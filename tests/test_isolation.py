@@ -172,6 +172,10 @@ ROUTES: dict[str, Route] = {
     "dashboards.region_csv": Route(
         PUBLIC, lambda d: "/wilayah/18.09/unduh/desa.csv", also_ok=frozenset({404})
     ),
+    "dashboards.population_page": Route(PUBLIC, lambda d: "/wilayah/18.09/penduduk"),
+    "dashboards.population_download": Route(PUBLIC, lambda d: "/wilayah/18.09/penduduk.csv"),
+    "dashboards.apbdes_pdf": Route(PUBLIC, lambda d: f"/desa/hanura/apbdes/{d.report_id}.pdf"),
+    "api.v1_population": Route(PUBLIC, lambda d: "/api/v1/population/18.09"),
     # --- the open APIs: aggregates and complaints only, posting needs the village's key
     "api.index": Route(PUBLIC, lambda d: "/api/"),
     "api.openapi": Route(PUBLIC, lambda d: "/api/openapi.json"),

@@ -60,7 +60,7 @@ PERIODIC.extend(
     ]
 )
 
-# Counts of people (suppressed) and counts of public documents (shown as they are).
+# Counts of people, and counts of documents (suppressed the same way).
 PERSON_DIMENSIONS = (
     "total",
     "households",
@@ -273,12 +273,10 @@ def publish(province: str) -> dict:
     state = db.session.get(PublishState, province)
     version = state.version if state else 0
     people, documents, _codes = province_values(province)
-    marks = suppress(people, equations(people))
-    wanted: dict = {}
-    for (node, dimension, key), n in people.items():
-        wanted[node, dimension, key] = (n, marks.get((node, dimension, key), SHOWN))
-    for (node, dimension, key), n in documents.items():
-        wanted[node, dimension, key] = (n, SHOWN)
+    # Counts of documents (projects, programmes, reports) follow the same rule: no 1 to 4 is published.
+    values = {**people, **documents}
+    marks = suppress(values, equations(values))
+    wanted = {cell: (n, marks.get(cell, SHOWN)) for cell, n in values.items()}
     in_province = or_(PublishedStat.region_code == province, PublishedStat.region_code.like(province + ".%"))
     existing = {
         (r.region_code, r.dimension, r.key): (r.n, r.mark)
