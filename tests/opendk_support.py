@@ -313,6 +313,7 @@ class Web:
             "SECRET_KEY": "opendk-test-secret-key-long-enough-for-tests",
             "RATELIMIT_STORAGE_URI": "memory://",
             "OPENDK_WAIT_SECONDS": "20",
+            "POPULATION_PUBLISH_EVERY": "0",
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
             **{k: str(v) for k, v in env.items() if v is not None},
         }

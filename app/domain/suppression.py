@@ -35,42 +35,46 @@ def suppress(
     from ``values`` count as a known zero.
     """
     marks = {cell: (SMALL if is_small(n) else SHOWN) for cell, n in values.items()}
-    lines: list[tuple[Hashable, ...]] = []
+    # Equations as member lists (total first, then the parts above zero), with a running count of
+    # hidden members: only an equation whose count is exactly one needs work.
+    lines: list[list[Hashable]] = []
     lines_of: dict[Hashable, list[int]] = defaultdict(list)
+    hidden: list[int] = []
     for total, parts in equations:
-        members = (total, *(p for p in parts if values.get(p, 0)))
+        members = [total, *(p for p in parts if values.get(p, 0))]
         index = len(lines)
         lines.append(members)
+        hidden.append(sum(1 for c in members if marks.get(c, SHOWN) != SHOWN))
         for cell in members:
             lines_of[cell].append(index)
-    pending = list(range(len(lines)))
-    queued = set(pending)
+    pending = [i for i, count in enumerate(hidden) if count == 1]
     while pending:
         index = pending.pop()
-        queued.discard(index)
-        members = lines[index]
-        hidden = [c for c in members if marks.get(c, SHOWN) != SHOWN]
-        if len(hidden) != 1:
+        if hidden[index] != 1:
             continue
-        choice = _complement(members, values, marks)
+        choice = _complement(lines[index], values, marks)
         if choice is None:
             continue  # nothing left to hide but zeros: the total is zero, nothing to protect
         marks[choice] = COMPLEMENT
         for other in lines_of[choice]:
-            if other not in queued:
-                queued.add(other)
+            hidden[other] += 1
+            if hidden[other] == 1:
                 pending.append(other)
     return marks
 
 
-def _complement(members: tuple, values: dict, marks: dict):
+def _complement(members: list, values: dict, marks: dict):
     """The cell to hide beside the single hidden one: the smallest positive part, else the total."""
-    total, parts = members[0], members[1:]
-    candidates = sorted(
-        (values.get(c, 0), repr(c), c) for c in parts if marks.get(c, SHOWN) == SHOWN and values.get(c, 0) > 0
-    )
-    if candidates:
-        return candidates[0][2]
+    total = members[0]
+    best, best_key = None, None
+    for cell in members[1:]:
+        n = values.get(cell, 0)
+        if n > 0 and marks.get(cell, SHOWN) == SHOWN:
+            key = (n, repr(cell))
+            if best_key is None or key < best_key:
+                best, best_key = cell, key
+    if best is not None:
+        return best
     if marks.get(total, SHOWN) == SHOWN and values.get(total, 0) > 0:
         return total
     return None

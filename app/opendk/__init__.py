@@ -25,6 +25,9 @@ def _settings(app: Flask) -> None:
         "OPENDK_TOKEN_LIMIT": env.get("OPENDK_TOKEN_LIMIT", "600 per hour"),
         "OPENDK_UPLOAD_LIMIT": env.get("OPENDK_UPLOAD_LIMIT", "120 per hour"),
         "OPENDK_ADDRESS_LIMIT": env.get("OPENDK_ADDRESS_LIMIT", "300 per minute"),
+        # A province is published again after a push at most this often (seconds); the periodic job
+        # catches up on the rest within a minute.
+        "POPULATION_PUBLISH_EVERY": float(env.get("POPULATION_PUBLISH_EVERY", "60")),
     }
     for key, value in defaults.items():
         app.config.setdefault(key, value)

@@ -14,6 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import and_, func, insert, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -118,12 +119,28 @@ def publish_soon(region_code: str) -> None:
     """Publish the province once the caller commits (one job per province at a time)."""
     province = region_code[:2]
     enqueue(
-        "app.stats.population.publish",
+        "app.stats.population.publish_recent",
         province,
         queue="low",
         timeout=900,
         job_id=f"population-publish-{province}",
     )
+
+
+def publish_recent(province: str) -> dict | None:
+    """Job after a push: publish now, unless the province was published moments ago.
+
+    A province's publication takes seconds; when its villages push in a burst, the periodic
+    ``publish_due`` (every minute) publishes what the skipped runs left behind, once.
+    """
+    state = db.session.get(PublishState, province)
+    every = timedelta(seconds=float(current_app.config.get("POPULATION_PUBLISH_EVERY", 60)))
+    recent = state is not None and state.published_at is not None and utcnow() - state.published_at < every
+    behind = state is None or state.version > state.published_version
+    db.session.rollback()
+    if not behind or recent:
+        return None
+    return publish(province)
 
 
 def publish_due() -> list[str]:
@@ -163,12 +180,10 @@ def province_values(province: str) -> tuple[dict, dict, set]:
     )
     people: dict = defaultdict(int)
     documents: dict = defaultdict(int)
+    nodes_of = {vid: _parents(code) for vid, code in villages.items()}
 
     def add(target: dict, village_id: int, dimension: str, key: str, n: int) -> None:
-        code = villages.get(village_id)
-        if code is None or not n:
-            return
-        for node in _parents(code):
+        for node in nodes_of.get(village_id, ()) if n else ():
             target[node, dimension, key] += n
 
     for village_id, dimension, key, n in db.session.execute(
@@ -176,7 +191,8 @@ def province_values(province: str) -> tuple[dict, dict, set]:
         .join(Village, Village.id == PopulationStat.village_id)
         .where(in_province)
     ):
-        add(people, village_id, dimension, key, n)
+        for node in nodes_of.get(village_id, ()) if n else ():
+            people[node, dimension, key] += n
     with_register = set(
         db.session.scalars(
             select(PopulationSource.village_id)
@@ -573,17 +589,11 @@ def _freshness(region: Region, today: date):
         )
         or 0
     )
-    if region.level == 4:
-        everywhere = 1
-    else:
-        everywhere = (
-            db.session.scalar(
-                select(func.count())
-                .select_from(Region)
-                .where(Region.level == 4, Region.code.like(region.code + ".%"))
-            )
-            or 0
-        )
+    everywhere = (
+        1
+        if region.level == 4
+        else db.session.scalar(select(func.count()).select_from(_villages_below(region)))
+    )
     order = [SOURCE_OPENDK, SOURCE_IMPORT, SOURCE_TYPED]
     return (
         [sources[s] for s in order if s in sources],
@@ -593,6 +603,14 @@ def _freshness(region: Region, today: date):
         missing_count,
         max(everywhere - on_balai, 0),
     )
+
+
+def _villages_below(region: Region):
+    """The village codes under a region, walking the tree by its indexed parent codes (no LIKE scan)."""
+    codes = select(Region.code).where(Region.parent_code == region.code)
+    for _level in range(region.level + 1, 4):
+        codes = select(Region.code).where(Region.parent_code.in_(codes))
+    return codes.subquery()
 
 
 def _day(moment) -> date | None:
