@@ -44,6 +44,17 @@ def readable_village_or_404(village_id: int) -> Village:
     return village
 
 
+def reading_village(workers) -> Village | None:
+    """The village a page shows: a village official's own, or the one region staff picked with
+    ?desa= (inside their region, else 404); None when region staff picked none."""
+    if current_user.role in workers:
+        if current_user.village is None:
+            abort(403)
+        return current_user.village
+    picked = request.values.get("desa", "")
+    return readable_village_or_404(int(picked)) if picked.isdecimal() else None
+
+
 def village_row_or_404(model, row_id: int, village: Village):
     """The ``model`` row with this id if it belongs to ``village``; 404 otherwise, so ids do not leak."""
     row = db.session.get(model, row_id)

@@ -46,6 +46,7 @@ from app.domain.opensid import ResidentRecord  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.models import Region, Village  # noqa: E402
 from app.population import register  # noqa: E402
+from bench.dashboard_bench import _copy  # noqa: E402  (the same bulk COPY)
 
 RESIDENTS = int(os.environ.get("BENCH_RESIDENTS", 3000))  # average per village
 RUNS = int(os.environ.get("BENCH_RUNS", 21))
@@ -58,16 +59,6 @@ class BenchConfig(TestConfig):
     WTF_CSRF_ENABLED = False
     TESTING = False
     REDIS_URL = None
-
-
-def _copy(table: str, columns: tuple[str, ...], rows) -> int:
-    raw = db.session.connection().connection.driver_connection
-    n = 0
-    with raw.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
-            n += 1
-    return n
 
 
 def _pool(rnd: random.Random, size: int) -> list[ResidentRecord]:

@@ -37,7 +37,7 @@ from app.officials.forms import (
     parse_fields,
 )
 from app.population import register as population_register
-from app.web import readable_village_or_404, render, roles_required, village_row_or_404
+from app.web import reading_village, render, roles_required, village_row_or_404
 
 READERS = (Role.OPERATOR, Role.HEAD, Role.REGION_ADMIN, Role.SUPERADMIN)
 WORKERS = (Role.OPERATOR, Role.HEAD)
@@ -59,14 +59,7 @@ def _safe_next(target: str | None) -> str | None:
 
 def _reading_village() -> Village | None:
     """The village whose work is shown: the official's own, or the one a region admin picked."""
-    if current_user.role in WORKERS:
-        if current_user.village is None:
-            abort(403)
-        return current_user.village
-    picked = request.args.get("desa", "")
-    if not picked.isdecimal():
-        return None
-    return readable_village_or_404(int(picked))
+    return reading_village(WORKERS)
 
 
 def _working_village() -> Village:

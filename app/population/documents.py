@@ -206,6 +206,16 @@ def _csv(push: SyncPush, prefix: str, what: str, columns: tuple[str, ...], reade
     return archive, infos, records, notes
 
 
+def _project(village_id: int, external_id: int) -> tuple[SyncedProject | None, Project | None]:
+    """The link of an OpenSID pembangunan and the Balai project it fills, when it was sent before."""
+    link = db.session.scalar(
+        select(SyncedProject).where(
+            SyncedProject.village_id == village_id, SyncedProject.external_id == external_id
+        )
+    )
+    return link, (db.session.get(Project, link.project_id) if link else None)
+
+
 def _pembangunan(push: SyncPush, village: Village) -> Outcome:
     archive, infos, records, notes = _csv(push, "pembangunan_", "pembangunan", opensid.PEMBANGUNAN_COLUMNS)
     outcome = Outcome(notes=notes, skipped=len(notes))
@@ -220,12 +230,7 @@ def _pembangunan(push: SyncPush, village: Village) -> Outcome:
             outcome.notes.append(Note(opensid.BAD_NUMBER, {"line": line, "column": "id"}))
             outcome.skipped += 1
             continue
-        link = db.session.scalar(
-            select(SyncedProject).where(
-                SyncedProject.village_id == village.id, SyncedProject.external_id == external_id
-            )
-        )
-        project = db.session.get(Project, link.project_id) if link else None
+        link, project = _project(village.id, external_id)
         if project is None:
             project = Project(village_id=village.id, progress=0)
             db.session.add(project)
@@ -288,12 +293,7 @@ def _dokumentasi(push: SyncPush, village: Village) -> Outcome:
             outcome.notes.append(Note(opensid.BAD_NUMBER, {"line": line, "column": "id"}))
             outcome.skipped += 1
             continue
-        link = db.session.scalar(
-            select(SyncedProject).where(
-                SyncedProject.village_id == village.id, SyncedProject.external_id == project_ext
-            )
-        )
-        project = db.session.get(Project, link.project_id) if link else None
+        _link, project = _project(village.id, project_ext)
         if project is None:
             outcome.notes.append(Note(UNKNOWN_PROJECT, {"line": line, "id": project_ext}))
             outcome.skipped += 1
@@ -321,11 +321,7 @@ def _dokumentasi(push: SyncPush, village: Village) -> Outcome:
         outcome.rows += 1
     db.session.flush()
     for project_ext in touched:
-        link = db.session.scalar(
-            select(SyncedProject).where(
-                SyncedProject.village_id == village.id, SyncedProject.external_id == project_ext
-            )
-        )
+        _link, project = _project(village.id, project_ext)
         best = max(
             db.session.scalars(
                 select(SyncedProjectDoc.percent).where(
@@ -335,7 +331,6 @@ def _dokumentasi(push: SyncPush, village: Village) -> Outcome:
             ),
             default=0,
         )
-        project = db.session.get(Project, link.project_id)
         project.progress = max(project.progress or 0, best)
     return outcome
 

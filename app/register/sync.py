@@ -22,7 +22,7 @@ from app.population import messages, pushes, tokens
 from app.population.register import source_of
 from app.register import bp
 from app.register.forms import ReplyForm, ThreadForm, TokenForm
-from app.web import readable_village_or_404, render, roles_required
+from app.web import reading_village, render, roles_required
 
 READERS = (Role.OPERATOR, Role.HEAD, Role.REGION_ADMIN, Role.SUPERADMIN)
 WORKERS = (Role.OPERATOR, Role.HEAD)
@@ -31,12 +31,7 @@ REGION = (Role.REGION_ADMIN, Role.SUPERADMIN)
 
 def _picked() -> Village | None:
     """The official's own village, or the one region staff picked with ?desa= (inside their region)."""
-    if current_user.role in WORKERS:
-        if current_user.village is None:
-            abort(403)
-        return current_user.village
-    raw = request.values.get("desa", "")
-    return readable_village_or_404(int(raw)) if raw.isdecimal() else None
+    return reading_village(WORKERS)
 
 
 def may_manage(village: Village) -> bool:

@@ -278,6 +278,16 @@ def equations(values: dict) -> list[tuple]:
     return out
 
 
+def _published_rows():
+    return select(
+        PublishedStat.region_code,
+        PublishedStat.dimension,
+        PublishedStat.key,
+        PublishedStat.n,
+        PublishedStat.mark,
+    )
+
+
 def publish(province: str) -> dict:
     """Recompute a province's published figures and store what changed."""
     # First a write: one publisher per province at a time (and, on SQLite, a snapshot taken after it).
@@ -296,15 +306,7 @@ def publish(province: str) -> dict:
     in_province = or_(PublishedStat.region_code == province, PublishedStat.region_code.like(province + ".%"))
     existing = {
         (r.region_code, r.dimension, r.key): (r.n, r.mark)
-        for r in db.session.execute(
-            select(
-                PublishedStat.region_code,
-                PublishedStat.dimension,
-                PublishedStat.key,
-                PublishedStat.n,
-                PublishedStat.mark,
-            ).where(in_province)
-        )
+        for r in db.session.execute(_published_rows().where(in_province))
     }
     gone = [k for k in existing if k not in wanted]
     new = [k for k in wanted if k not in existing]
@@ -492,13 +494,7 @@ def view(code: str, today: date) -> PopulationView | None:
         )
         by_child: dict = defaultdict(dict)
         for child, d, k, n, mark in db.session.execute(
-            select(
-                PublishedStat.region_code,
-                PublishedStat.dimension,
-                PublishedStat.key,
-                PublishedStat.n,
-                PublishedStat.mark,
-            ).where(PublishedStat.parent_code == code, wanted)
+            _published_rows().where(PublishedStat.parent_code == code, wanted)
         ):
             by_child[child][d if d != "sex" else f"sex_{k}"] = Figure(n, mark)
             rows_read += 1
