@@ -579,3 +579,18 @@ def test_penduduk_deletions_remove_only_this_villages_residents(web, hanura):
     assert refused.status == 403 and not isinstance(refused.json().get("errors"), dict)
     time.sleep(0.2)
     assert len({r.name for r in db.session.scalars(select(Resident))}) == 20
+
+
+def test_the_receiver_is_rate_limited_per_token_and_per_address(app, client, hanura, monkeypatch):
+    monkeypatch.setitem(app.config, "OPENDK_TOKEN_LIMIT", "3 per minute")
+    url = f"/opendk/api/v1/surat?desa_id={sup.HANURA}"
+    use = {"Authorization": f"Bearer {sup.TOKEN}"}
+    assert [client.get(url, headers=use).status_code for _ in range(3)] == [200, 200, 200]
+    limited = client.get(url, headers=use)
+    assert limited.status_code == 429
+    assert limited.get_json()["status"] == "danger" and "Terlalu sering" in limited.get_json()["message"]
+    monkeypatch.setitem(app.config, "LOGIN_RATE_LIMIT", "2 per minute")
+    body = {"email": sup.OPERATOR_EMAIL, "password": "salah"}
+    answers = [client.post("/opendk/api/v1/auth/login", json=body) for _ in range(3)]
+    assert [a.status_code for a in answers] == [401, 401, 429]
+    assert answers[-1].headers["Access-Control-Allow-Origin"] == "*"  # the browser can read why
