@@ -560,31 +560,39 @@ def _freshness(region: Region, today: date):
         sources[SOURCE_TYPED] = SourceRow(
             SOURCE_TYPED, typed[0], int(typed[1] or 0), _day(typed[2]), _day(typed[3])
         )
-    stale_q = (
-        select(Village.region_code, Village.name, PopulationSource.pushed_at)
-        .join(PopulationSource, PopulationSource.village_id == Village.id)
-        .where(in_region, Village.active.is_(True), PopulationSource.pushed_at < stale_before)
-    )
-    stale_count = db.session.scalar(select(func.count()).select_from(stale_q.subquery())) or 0
-    stale = [
-        VillageRef(c, n, _day(when))
-        for c, n, when in db.session.execute(stale_q.order_by(PopulationSource.pushed_at).limit(LIST_LIMIT))
-    ]
-    missing_q = (
-        select(Village.region_code, Village.name)
-        .outerjoin(PopulationSource, PopulationSource.village_id == Village.id)
-        .where(in_region, Village.active.is_(True), PopulationSource.village_id.is_(None))
-    )
-    missing_count = db.session.scalar(select(func.count()).select_from(missing_q.subquery())) or 0
-    missing = [
-        VillageRef(c, n) for c, n in db.session.execute(missing_q.order_by(Village.name).limit(LIST_LIMIT))
-    ]
-    on_balai = (
-        db.session.scalar(
-            select(func.count()).select_from(Village).where(in_region, Village.active.is_(True))
+    on_balai, missing_count, stale_count = db.session.execute(
+        select(
+            func.count(),
+            func.count().filter(PopulationSource.village_id.is_(None)),
+            func.count().filter(PopulationSource.pushed_at < stale_before),
         )
-        or 0
-    )
+        .select_from(Village)
+        .outerjoin(PopulationSource, PopulationSource.village_id == Village.id)
+        .where(in_region, Village.active.is_(True))
+    ).one()
+    stale, missing = [], []
+    if stale_count:
+        stale = [
+            VillageRef(c, n, _day(when))
+            for c, n, when in db.session.execute(
+                select(Village.region_code, Village.name, PopulationSource.pushed_at)
+                .join(PopulationSource, PopulationSource.village_id == Village.id)
+                .where(in_region, Village.active.is_(True), PopulationSource.pushed_at < stale_before)
+                .order_by(PopulationSource.pushed_at)
+                .limit(LIST_LIMIT)
+            )
+        ]
+    if missing_count:
+        missing = [
+            VillageRef(c, n)
+            for c, n in db.session.execute(
+                select(Village.region_code, Village.name)
+                .outerjoin(PopulationSource, PopulationSource.village_id == Village.id)
+                .where(in_region, Village.active.is_(True), PopulationSource.village_id.is_(None))
+                .order_by(Village.name)
+                .limit(LIST_LIMIT)
+            )
+        ]
     everywhere = (
         1
         if region.level == 4
