@@ -80,6 +80,8 @@ def roles_required(*roles: Role) -> Callable:
 
 
 PHOTO_MAX_AGE = 365 * 24 * 3600
+# A PDF a village's system sent: downloaded, and never run as a page of Balai's origin.
+SENT_PDF_CSP = "sandbox; default-src 'none'; script-src 'self'; object-src 'none'; frame-ancestors 'none'"
 
 
 def send_stored_photo(name: str, *, public: bool):

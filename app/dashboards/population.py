@@ -20,7 +20,7 @@ from app.models import Village
 from app.models.population import SyncedReport
 from app.models.profile import Project
 from app.stats import population
-from app.web import active_village_or_404, render
+from app.web import SENT_PDF_CSP, active_village_or_404, render
 from app.workflow import local_today
 
 DISTRIBUTIONS = ("education", "occupation", "religion", "marital")
@@ -193,7 +193,7 @@ def apbdes_pdf(slug: str, report_id: int):
         f'attachment; filename="apbdes-{village.slug}-{report.year}-{report.id}.pdf"'
     )
     # A PDF from outside: never run in Balai's origin.
-    response.headers["Content-Security-Policy"] = "sandbox"
+    response.headers["Content-Security-Policy"] = SENT_PDF_CSP
     response.cache_control.public = True
     response.cache_control.max_age = 3600
     return response

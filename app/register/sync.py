@@ -22,7 +22,7 @@ from app.population import messages, pushes, tokens
 from app.population.register import source_of
 from app.register import bp
 from app.register.forms import ReplyForm, ThreadForm, TokenForm
-from app.web import reading_village, render, roles_required
+from app.web import SENT_PDF_CSP, reading_village, render, roles_required
 
 READERS = (Role.OPERATOR, Role.HEAD, Role.REGION_ADMIN, Role.SUPERADMIN)
 WORKERS = (Role.OPERATOR, Role.HEAD)
@@ -178,7 +178,7 @@ def report_pdf(report_id: int):
     response = Response(report.pdf, mimetype="application/pdf")
     response.headers["Content-Disposition"] = f'attachment; filename="laporan-{report.kind}-{report.id}.pdf"'
     response.headers["Cache-Control"] = "private, no-store"
-    response.headers["Content-Security-Policy"] = "sandbox"
+    response.headers["Content-Security-Policy"] = SENT_PDF_CSP
     return response
 
 
