@@ -119,7 +119,16 @@ def _register_blueprints(app: Flask) -> None:
 
     for bp in (public_bp, auth_bp, admin_bp, pwa_bp):
         app.register_blueprint(bp)
-    for name in ("residents", "officials", "bumdes", "dashboards", "api", "notifications"):
+    for name in (
+        "residents",
+        "officials",
+        "bumdes",
+        "dashboards",
+        "api",
+        "notifications",
+        "opendk",
+        "register",
+    ):
         _register_optional(app, name)
 
 

@@ -58,3 +58,10 @@ def action_label(action) -> str:
 def error_message(err) -> str:
     """A domain error's message for the reader's language (its msgid is an ``N_`` literal: tests check)."""
     return gettext(err.message, **err.params)
+
+
+def known(msgids: Iterable[str], msgid: str | None, **params) -> str:
+    """The translation of ``msgid`` if it is one of ``msgids`` (a module-level set of the code's own); else ''."""
+    if msgid not in msgids:
+        return ""
+    return gettext(msgid, **params)

@@ -32,6 +32,15 @@ class Erased:
     requests: int
     photos: int
     orders: int
+    register: int = 0
+
+
+def _register():
+    """The population register area (app/population), when installed."""
+    try:
+        return importlib.import_module("app.population.register")
+    except ImportError:
+        return None
 
 
 def _optional_model(module: str, name: str):
@@ -89,7 +98,11 @@ def _plain(value):
 def export_resident(nik: str) -> dict:
     """All data held about the resident with this NIK, as JSON-ready values."""
     requests = requests_of(nik)
-    if not requests:
+    register = _register()
+    held = (
+        register.export_person(_nik(nik)) if register else {"register": [], "aid": [], "register_access": []}
+    )
+    if not requests and not held["register"] and not held["aid"]:
         raise DomainError(N_("Tidak ada data dengan NIK itu."))
     letters = _letters_by_request([r.id for r in requests])
     phones = {r.phone for r in requests if r.phone}
@@ -164,7 +177,7 @@ def export_resident(nik: str) -> dict:
         }
         for o in _orders_of(phones)
     ]
-    return {"nik": requests[0].nik, "requests": out_requests, "orders": orders}
+    return {"nik": _nik(nik), "requests": out_requests, "orders": orders, **held}
 
 
 def erase_resident(nik: str, upload_dir: str) -> Erased:
@@ -174,8 +187,11 @@ def erase_resident(nik: str, upload_dir: str) -> Erased:
     operator (its row is gone, so it is never served again).
     """
     requests = requests_of(nik)
-    if not requests:
+    register = _register()
+    in_register = register.export_person(_nik(nik)) if register else {"register": [], "aid": []}
+    if not requests and not in_register["register"] and not in_register["aid"]:
         raise DomainError(N_("Tidak ada data dengan NIK itu."))
+    removed_from_register = register.erase_person(_nik(nik)) if register else 0
     ids = [r.id for r in requests]
     phones = {r.phone for r in requests if r.phone}
     names = [a.stored_name for r in requests for a in r.attachments]
@@ -215,7 +231,7 @@ def erase_resident(nik: str, upload_dir: str) -> Erased:
         except (InvalidPhotoName, OSError):
             continue
         removed += 1
-    return Erased(requests=len(requests), photos=removed, orders=len(orders))
+    return Erased(requests=len(requests), photos=removed, orders=len(orders), register=removed_from_register)
 
 
 def count_attachments(nik: str) -> int:

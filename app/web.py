@@ -55,6 +55,17 @@ def readable_village_or_404(village_id: int) -> Village:
     return village
 
 
+def reading_village(workers) -> Village | None:
+    """The village a page shows: a village official's own, or the one region staff picked with
+    ?desa= (inside their region, else 404); None when region staff picked none."""
+    if current_user.role in workers:
+        if current_user.village is None:
+            abort(403)
+        return current_user.village
+    picked = request.values.get("desa", "")
+    return readable_village_or_404(int(picked)) if picked.isdecimal() else None
+
+
 def village_row_or_404(model, row_id: int, village: Village):
     """The ``model`` row with this id if it belongs to ``village``; 404 otherwise, so ids do not leak."""
     row = db.session.get(model, row_id)
@@ -105,6 +116,8 @@ def safe_next(target: str | None) -> str | None:
 
 
 PHOTO_MAX_AGE = 365 * 24 * 3600
+# A PDF a village's system sent: downloaded, and never run as a page of Balai's origin.
+SENT_PDF_CSP = "sandbox; default-src 'none'; script-src 'self'; object-src 'none'; frame-ancestors 'none'"
 
 
 def send_stored_photo(name: str, *, public: bool):

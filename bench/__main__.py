@@ -1,7 +1,7 @@
 """`make bench`: every bench, each in its own process with a time limit, then one summary table.
 
 Runs this area's benches (page weights, paint, load, Lighthouse) and the other areas' bench scripts found in
-bench/ (queue, notifications, catalogue, dashboard). A bench that fails or runs out of time is
+bench/ (queue, notifications, catalogue, dashboard, population). A bench that fails or runs out of time is
 reported and the rest still run. Each writes its JSON to bench/results/.
 
     .venv/bin/python -m bench [--only page_weights,paint] [--timeout 900]
@@ -21,7 +21,14 @@ from bench.support import RESULTS, ROOT, machine, postgres_reachable, table
 
 BENCH = Path(__file__).resolve().parent
 OURS = ("page_weights", "paint", "load", "lighthouse")
-OTHERS = ("queue_bench", "notify_bench", "catalog_bench", "dashboard_bench", "login_bench")
+OTHERS = (
+    "queue_bench",
+    "notify_bench",
+    "catalog_bench",
+    "dashboard_bench",
+    "login_bench",
+    "population_bench",
+)
 SCRATCH_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/balai_bench"
 
 

@@ -66,6 +66,8 @@ OWN_REQUEST = Policy(
     "the session that submitted the request, or its private link", frozenset({RESIDENT}), login=False
 )
 API_KEY = Policy("API key of the village", frozenset(), login=False)
+# OpenSID's calls carry the village's OpenDK token (Authorization: Bearer); no session opens them.
+OPENDK_TOKEN = Policy("OpenDK token of the village", frozenset(), login=False)
 VILLAGE_WORK = Policy("village official of that village", frozenset({OPERATOR_A, HEAD_A}))
 VILLAGE_WORK_OWN = Policy(
     "village official, on their own village", frozenset({OPERATOR_A, HEAD_A}), own=frozenset({OPERATOR_B})
@@ -174,6 +176,10 @@ ROUTES: dict[str, Route] = {
     "dashboards.region_csv": Route(
         PUBLIC, lambda d: "/wilayah/18.09/unduh/desa.csv", also_ok=frozenset({404})
     ),
+    "dashboards.population_page": Route(PUBLIC, lambda d: "/wilayah/18.09/penduduk"),
+    "dashboards.population_download": Route(PUBLIC, lambda d: "/wilayah/18.09/penduduk.csv"),
+    "dashboards.apbdes_pdf": Route(PUBLIC, lambda d: f"/desa/hanura/apbdes/{d.report_id}.pdf"),
+    "api.v1_population": Route(PUBLIC, lambda d: "/api/v1/population/18.09"),
     # --- the open APIs: aggregates and complaints only, posting needs the village's key
     "api.index": Route(PUBLIC, lambda d: "/api/"),
     "api.openapi": Route(PUBLIC, lambda d: "/api/openapi.json"),
@@ -196,6 +202,26 @@ ROUTES: dict[str, Route] = {
         PUBLIC, lambda d: f"/api/open311/v2/tokens/{d.complaint_code}.json?jurisdiction_id={d.a_code}"
     ),
     "api.post_request": Route(API_KEY, lambda d: f"/api/open311/v2/requests.json?jurisdiction_id={d.a_code}"),
+    # --- the OpenDK receiver OpenSID calls: the village's token, never a session
+    "opendk.login": Route(OPENDK_TOKEN, lambda d: "/opendk/api/v1/auth/login"),  # email + password, else 401
+    "opendk.identitas": Route(OPENDK_TOKEN, lambda d: "/opendk/api/v1/identitas-desa"),
+    "opendk.storedata": Route(OPENDK_TOKEN, lambda d: "/opendk/api/v1/penduduk/storedata"),
+    "opendk.penduduk": Route(OPENDK_TOKEN, lambda d: "/opendk/api/v1/penduduk"),
+    # Reports are refused with 422 only: OpenSID marks a report "sent" after any other status.
+    "opendk.laporan_penduduk": Route(
+        OPENDK_TOKEN, lambda d: "/opendk/api/v1/laporan-penduduk", also_ok=frozenset({422})
+    ),
+    "opendk.laporan_apbdes": Route(
+        OPENDK_TOKEN, lambda d: "/opendk/api/v1/laporan-apbdes", also_ok=frozenset({422})
+    ),
+    "opendk.pembangunan": Route(OPENDK_TOKEN, lambda d: "/opendk/api/v1/pembangunan"),
+    "opendk.pembangunan_dokumentasi": Route(OPENDK_TOKEN, lambda d: "/opendk/api/v1/pembangunan/dokumentasi"),
+    "opendk.program_bantuan": Route(OPENDK_TOKEN, lambda d: "/opendk/api/v1/program-bantuan"),
+    "opendk.program_bantuan_peserta": Route(OPENDK_TOKEN, lambda d: "/opendk/api/v1/program-bantuan/peserta"),
+    "opendk.pesan": Route(OPENDK_TOKEN, lambda d: "/opendk/api/v1/pesan"),
+    "opendk.getpesan": Route(OPENDK_TOKEN, lambda d: "/opendk/api/v1/pesan/getpesan"),
+    "opendk.surat": Route(OPENDK_TOKEN, lambda d: f"/opendk/api/v1/surat?desa_id={d.a_code}"),
+    "opendk.unknown": Route(OPENDK_TOKEN, lambda d: "/opendk/api/v1/tidak-ada", also_ok=frozenset({404})),
     # --- the officials' workbench
     "officials.home": Route(VILLAGE_READ_PICK, lambda d: f"/kantor/?desa={d.a_id}"),
     "officials.report": Route(VILLAGE_READ_PICK, lambda d: f"/kantor/laporan?desa={d.a_id}"),
@@ -271,6 +297,26 @@ ROUTES: dict[str, Route] = {
     "dashboards.manage_indicators": Route(VILLAGE_WORK_OWN, lambda d: "/kelola-desa/indikator"),
     "dashboards.manage_api_keys": Route(VILLAGE_WORK_OWN, lambda d: "/kelola-desa/api"),
     "dashboards.revoke_api_key": Route(VILLAGE_WORK, lambda d: f"/kelola-desa/api/{d.new_api_key()}/cabut"),
+    # --- the population register: the village's own officials only (region staff never see it)
+    "register.index": Route(VILLAGE_WORK_OWN, lambda d: "/kantor/penduduk/"),
+    "register.resident": Route(VILLAGE_WORK, lambda d: f"/kantor/penduduk/{d.resident_id}"),
+    "register.correct": Route(VILLAGE_WORK, lambda d: f"/kantor/penduduk/{d.resident_id}/koreksi"),
+    "register.statistics": Route(VILLAGE_WORK_OWN, lambda d: "/kantor/penduduk/statistik"),
+    "register.import_file": Route(VILLAGE_WORK_OWN, lambda d: "/kantor/penduduk/impor"),
+    "register.template": Route(VILLAGE_WORK_OWN, lambda d: "/kantor/penduduk/templat.csv"),
+    "register.prefill": Route(VILLAGE_WORK, lambda d: f"/kantor/penduduk/permohonan/{d.request_id}/isi"),
+    # --- the OpenDK sync pages: the village and the region staff above it
+    "register.sync_home": Route(VILLAGE_READ_PICK, lambda d: f"/kantor/opendk/?desa={d.a_id}"),
+    "register.make_token": Route(VILLAGE_READ_PICK, lambda d: f"/kantor/opendk/token?desa={d.a_id}"),
+    "register.revoke_token": Route(
+        VILLAGE_READ, lambda d: f"/kantor/opendk/token/{d.new_sync_token()}/cabut"
+    ),
+    "register.push": Route(VILLAGE_READ, lambda d: f"/kantor/opendk/kiriman/{d.push_id}"),
+    "register.report_pdf": Route(VILLAGE_READ, lambda d: f"/kantor/opendk/laporan/{d.report_id}.pdf"),
+    "register.threads": Route(VILLAGE_READ_OWN, lambda d: "/kantor/opendk/pesan"),
+    "register.thread": Route(VILLAGE_READ, lambda d: f"/kantor/opendk/pesan/{d.thread_id}"),
+    "register.reply": Route(REGION_READ, lambda d: f"/kantor/opendk/pesan/{d.thread_id}/balas"),
+    "register.new_thread": Route(REGION_READ, lambda d: f"/kantor/opendk/pesan/baru?desa={d.a_id}"),
     # --- region staff
     "dashboards.candidates": Route(REGION_READ, lambda d: "/wilayah/18.09/calon-smart-village"),
     "dashboards.candidates_csv": Route(REGION_READ, lambda d: "/wilayah/18.09/calon-smart-village.csv"),
@@ -414,6 +460,7 @@ def _build_world(app) -> SimpleNamespace:
     presence = attendance.add_record(
         a, head, head, day=day, clock_in="08:00", clock_out="12:00", reason="Uji isolasi kehadiran"
     )
+    register_world = _register_world(a)
     db.session.commit()
 
     holidays = iter(range(1, 1000))
@@ -510,7 +557,53 @@ def _build_world(app) -> SimpleNamespace:
         new_api_key=new_api_key,
         new_user=new_user,
         new_product_photo=new_product_photo,
+        new_sync_token=lambda: _new_sync_token(a.id),
+        **register_world,
     )
+
+
+def _register_world(a) -> dict:
+    """Village A's register (one resident), a push, a message thread and a synced report."""
+    from datetime import date
+
+    from app.domain.opensid import ResidentRecord
+    from app.extensions import db
+    from app.models.population import Message, MessageThread, Resident, SyncedReport
+    from app.population import pushes, register
+
+    record = ResidentRecord(nik="1809104508920099", kk="1809100101010009", name="Warga Uji Isolasi", sex=2)
+    register.replace(a, [record], source="opendk", as_of=date.today())
+    push = pushes.logged(a, pushes.PENDUDUK, "done", rows=1)
+    thread = MessageThread(village_id=a.id, title="Pesan uji Hanura")
+    db.session.add(thread)
+    db.session.flush()
+    db.session.add(
+        Message(thread_id=thread.id, text="Halo dari desa", sender="desa", sender_name="desa Hanura")
+    )
+    report = SyncedReport(
+        village_id=a.id,
+        kind="apbdes",
+        external_id=1,
+        title="APBDes uji",
+        year=2026,
+        pdf=b"%PDF-1.4\n%%EOF",
+        sha256="0" * 64,
+    )
+    db.session.add(report)
+    db.session.flush()
+    resident_id = db.session.scalar(select(Resident.id).where(Resident.village_id == a.id))
+    return {"resident_id": resident_id, "push_id": push.id, "thread_id": thread.id, "report_id": report.id}
+
+
+def _new_sync_token(village_id: int) -> int:
+    from app.extensions import db
+    from app.models import Village
+    from app.models.population import SyncToken
+    from app.population import tokens
+
+    tokens.issue(db.session.get(Village, village_id), "uji")
+    db.session.commit()
+    return db.session.scalar(select(SyncToken.id).order_by(SyncToken.id.desc()).limit(1))
 
 
 def _project_ids(village_id: int):
@@ -598,6 +691,9 @@ def _verdict(route: Route, role: str, method: str, response) -> str | None:
     allowed = role in policy.allowed or role in policy.own
     if policy is API_KEY:
         return None if status == 403 else f"expected 403 without an API key, got {status}"
+    if policy is OPENDK_TOKEN:
+        ok = status == 401 or status in route.also_ok
+        return None if ok else f"expected 401 without an OpenDK token, got {status}"
     if allowed:
         ok = 200 <= status < 400 or status in route.also_ok or (method == "POST" and status == 422)
         if not ok:

@@ -153,15 +153,45 @@ def test_keyed_translation_reads_only_module_level_tables():
     assert not wrong, "coded/translated take a module-level table (UPPER_CASE):\n" + "\n".join(wrong)
 
 
+def _is_marked(node) -> bool:
+    return isinstance(node, ast.Call) and _name(node.func) == "N_" and _is_literal(node.args[0])
+
+
+def _module_msgids(tree) -> set[str]:
+    """Module-level constants bound to an ``N_`` literal (``ZIP_BOMB = N_("…")``, or registered: ``known(N_("…"))``)."""
+    return {
+        target.id
+        for stmt in tree.body
+        if isinstance(stmt, ast.Assign)
+        and (
+            _is_marked(stmt.value)
+            or (isinstance(stmt.value, ast.Call) and any(map(_is_marked, stmt.value.args)))
+        )
+        for target in stmt.targets
+        if isinstance(target, ast.Name) and target.id.isupper()
+    }
+
+
 def test_every_domain_error_carries_a_literal_msgid():
     domain_errors = _domain_error_names()
     wrong = []
-    for rel, tree in _python_files():
+    files = list(_python_files())
+    by_module = {Path(rel).stem: _module_msgids(tree) for rel, tree in files}
+    for rel, tree in files:
+        constants = by_module[Path(rel).stem]
         for call in ast.walk(tree):
             if not (isinstance(call, ast.Call) and _name(call.func) in domain_errors and call.args):
                 continue
             first = call.args[0]
-            marked = isinstance(first, ast.Call) and _name(first.func) == "N_" and _is_literal(first.args[0])
+            marked = (
+                _is_marked(first)
+                or (isinstance(first, ast.Name) and first.id in constants)
+                or (
+                    isinstance(first, ast.Attribute)
+                    and isinstance(first.value, ast.Name)
+                    and first.attr in by_module.get(first.value.id, ())
+                )
+            )
             if not (marked or _is_literal(first)):
                 wrong.append(f"{rel}:{call.lineno}: {ast.unparse(call)}")
     assert not wrong, "a DomainError message is translated later, so it must be an N_ literal:\n" + "\n".join(
@@ -179,7 +209,9 @@ def test_markup_is_built_only_where_it_is_made_of_escaped_parts():
             elif isinstance(node, ast.FunctionDef) and node.name == "__html__":
                 wrong.append(f"{rel}:{node.lineno}: defines __html__ (its text would never be escaped)")
             elif isinstance(node, ast.keyword) and node.arg == "autoescape":
-                wrong.append(f"{rel}: sets autoescape")
+                # autoescape=True (Jinja's, or SQLAlchemy's LIKE escaping) escapes more, never less.
+                if not (isinstance(node.value, ast.Constant) and node.value.value is True):
+                    wrong.append(f"{rel}: sets autoescape")
             elif isinstance(node, ast.Attribute) and node.attr in {"autoescape", "from_string"}:
                 wrong.append(f"{rel}:{node.lineno}: {ast.unparse(node)}")
     assert not wrong, "markup built from what may be data:\n" + "\n".join(wrong)

@@ -42,6 +42,16 @@ class EraseForm(NikForm):
     )
 
 
+def _log_register(nik: str, action: str) -> None:
+    """Villages keep a log of every look at their register, the superadmin's too."""
+    register = privacy._register()
+    if register is not None:
+        from app.domain.nik import clean_nik
+
+        register.log_privacy(clean_nik(nik), current_user, action)
+        db.session.commit()
+
+
 def _page(form: NikForm, status: int = 200, **context):
     response = render("admin/privacy.html", form=form, status=status, **context)
     response.headers["Cache-Control"] = "no-store"
@@ -59,6 +69,7 @@ def privacy_page():
     except DomainError as err:
         form.nik.errors.append(_(err.message, **err.params))
         return _page(form, status=422)
+    _log_register(found["nik"], "view")
     return _page(
         form,
         found=found,
@@ -82,6 +93,7 @@ def privacy_export():
     current_app.logger.info(
         "privacy export of %d requests by user %s", len(found["requests"]), current_user.id
     )
+    _log_register(found["nik"], "export")
     body = json.dumps(found, ensure_ascii=False, indent=2)
     response = Response(body, mimetype="application/json")
     response.headers["Content-Disposition"] = 'attachment; filename="data-pribadi.json"'
@@ -96,6 +108,7 @@ def privacy_erase():
     if not form.validate_on_submit():
         return _page(NikForm(formdata=None), status=422, erase=form, found=None, erase_failed=True)
     try:
+        _log_register(form.nik.data, "erase")
         erased = privacy.erase_resident(form.nik.data, current_app.config["UPLOAD_DIR"])
     except DomainError as err:
         db.session.rollback()

@@ -291,3 +291,98 @@ def v1_products():
         columns,
         "products",
     )
+
+
+@bp.route("/v1/population/<code>")
+def v1_population(code: str):
+    """Population of a region or village, as published (small counts hidden)."""
+    from app.stats import population
+
+    pv = population.view(code, local_today())
+    if pv is None:
+        abort(404)
+    totals = {
+        "residents": pv.get("total"),
+        "households": pv.get("households"),
+        "male": pv.get("sex", "L"),
+        "female": pv.get("sex", "P"),
+        "aid_recipients": pv.get("aid_all"),
+        "aid_programmes": pv.get("programmes"),
+        "projects": pv.get("projects"),
+        "apbdes_reports": pv.get("apbdes"),
+    }
+    children = [
+        {
+            "code": c.code,
+            "name": c.name,
+            **{
+                name: c.figures.get(key, population.ZERO).as_json()
+                for name, key in (
+                    ("residents", "total"),
+                    ("households", "households"),
+                    ("male", "sex_L"),
+                    ("female", "sex_P"),
+                )
+            },
+        }
+        for c in pv.children
+    ]
+    if request.args.get("format") == "csv":
+        rows = [
+            {
+                "code": c["code"],
+                "name": c["name"],
+                **{k: _shown(c[k]) for k in ("residents", "households", "male", "female")},
+            }
+            for c in children
+        ]
+        rows.append(
+            {
+                "code": pv.region.code,
+                "name": pv.region.name,
+                **{k: totals[k].text for k in ("residents", "households", "male", "female")},
+            }
+        )
+        return cacheable(
+            csv_response(
+                rows,
+                ["code", "name", "residents", "households", "male", "female"],
+                f"balai-population-{code}.csv",
+            )
+        )
+    body = {
+        "region": {"code": pv.region.code, "name": pv.region.name, "level": pv.region.level},
+        "published_at": pv.published_at.isoformat() if pv.published_at else None,
+        "sources": [
+            {
+                "source": s.source,
+                "villages": s.villages,
+                "oldest": s.oldest.isoformat() if s.oldest else None,
+                "newest": s.newest.isoformat() if s.newest else None,
+            }
+            for s in pv.sources
+        ],
+        "totals": {name: f.as_json() for name, f in totals.items()},
+        "age": [{"band": band, "male": m.as_json(), "female": f.as_json()} for band, m, f in pv.pyramid()],
+        "distributions": {
+            d: [{"key": k, "label": label, **f.as_json()} for k, label, f in pv.breakdown(d)]
+            for d in ("education", "occupation", "religion", "marital", "aid")
+        },
+        "children": children,
+        "freshness": {
+            "stale_after_days": population.STALE_AFTER.days,
+            "stale_count": pv.stale_count,
+            "stale": [
+                {"code": v.code, "name": v.name, "last_push": v.when.isoformat() if v.when else None}
+                for v in pv.stale
+            ],
+            "missing_count": pv.missing_count,
+            "missing": [{"code": v.code, "name": v.name} for v in pv.missing],
+            "villages_not_on_balai": pv.not_on_balai,
+        },
+    }
+    return cacheable(jsonify(body))
+
+
+def _shown(count: dict) -> str:
+    return count["suppressed"] if count["n"] is None else str(count["n"])

@@ -137,6 +137,15 @@ def openapi_document() -> dict:
             _ok("Statistik", {"$ref": s + "Stats"}, csv=True),
             "data terbuka",
         ),
+        "/api/v1/population/{code}": _get(
+            "Penduduk wilayah atau desa (angka gabungan; 1-4 disembunyikan sebagai <5)",
+            [
+                {"name": "code", "in": "path", "required": True, "schema": {"type": "string"}},
+                {"name": "format", "in": "query", "schema": {"type": "string", "enum": ["json", "csv"]}},
+            ],
+            _ok("Penduduk", {"$ref": s + "Population"}, csv=True),
+            "data terbuka",
+        ),
         "/api/v1/products": _get(
             "Produk BUMDes yang terbit",
             [REGION_FILTER, {"name": "category", "in": "query", "schema": {"type": "string"}}, *PAGING],
@@ -315,6 +324,25 @@ def openapi_document() -> dict:
                 "total": {"$ref": s + "StatRow"},
                 "children": {"type": "array", "items": {"$ref": s + "StatRow"}},
                 "services": {"type": "array", "items": {"type": "object"}},
+            },
+        },
+        "Count": {
+            "type": "object",
+            "description": "n is null when the count is hidden: suppressed is then '<5' (1 to 4) or '×' "
+            "(hidden so that a total cannot give a small count back).",
+            "properties": {"n": {"type": ["integer", "null"]}, "suppressed": {"type": ["string", "null"]}},
+        },
+        "Population": {
+            "type": "object",
+            "properties": {
+                "region": {"$ref": s + "Region"},
+                "published_at": {"type": ["string", "null"], "format": "date-time"},
+                "sources": {"type": "array", "items": {"type": "object"}},
+                "totals": {"type": "object", "additionalProperties": {"$ref": s + "Count"}},
+                "age": {"type": "array", "items": {"type": "object"}},
+                "distributions": {"type": "object"},
+                "children": {"type": "array", "items": {"type": "object"}},
+                "freshness": {"type": "object"},
             },
         },
         "Product": {

@@ -58,7 +58,7 @@ def stats_import_idm(path: str) -> None:
 def init_app(app: Flask) -> None:
     from app import events
     from app.cli import demo
-    from app.dashboards import routes  # noqa: F401
+    from app.dashboards import population, routes  # noqa: F401
     from app.dashboards.seed import seed_profiles
     from app.models import profile, stats  # noqa: F401  (create_all and Alembic must see them)
     from app.stats.rollups import on_event, track_service_codes

@@ -40,7 +40,7 @@ from app.models.profile import (
 )
 from app.pagecache import shared
 from app.regions import names_of, with_ancestors
-from app.stats import figures
+from app.stats import figures, population
 from app.web import active_village_or_404, render, roles_required, send_stored_photo, village_row_or_404
 from app.workflow import local_today
 
@@ -236,6 +236,8 @@ def region(code: str):
     return render(
         "dashboards/region.html",
         fragment="dashboards/_region_table.html",
+        pv=population.view(code, local_today()),
+        source_labels=translated(population.SOURCE_LABELS),
         board=board,
         rows=rows,
         sort=sort,
@@ -466,6 +468,9 @@ def edit_profile():
         data = form.officials.data
         profile.officials = _parse_officials(data) if isinstance(data, str) else (profile.officials or [])
         db.session.add(profile)
+        # Typed population figures count in the region's figures when the village has no register.
+        population.mark_dirty(village.region_code)
+        population.publish_soon(village.region_code)
         db.session.commit()
         flash(_("Profil desa disimpan."))
         return redirect(url_for("dashboards.edit_profile"))

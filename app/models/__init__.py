@@ -7,7 +7,7 @@ from app.models.user import Role, User
 from app.models.village import SettingChange, Village
 
 # Every area's tables, so that create_all and Alembic see the whole schema.
-from app.models import bumdes, letters, notifications, profile, stats  # noqa: F401  isort: skip
+from app.models import bumdes, letters, notifications, profile, stats, population  # noqa: F401  isort: skip
 from app.models import attendance  # noqa: F401  isort: skip
 
 __all__ = [

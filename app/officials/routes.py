@@ -37,7 +37,14 @@ from app.officials.forms import (
     parse_documents,
     parse_fields,
 )
-from app.web import readable_village_or_404, render, roles_required, safe_next, village_row_or_404
+from app.population import register as population_register
+from app.web import (
+    reading_village,
+    render,
+    roles_required,
+    safe_next,
+    village_row_or_404,
+)
 
 READERS = (Role.OPERATOR, Role.HEAD, Role.REGION_ADMIN, Role.SUPERADMIN)
 WORKERS = (Role.OPERATOR, Role.HEAD)
@@ -53,14 +60,7 @@ def _is_htmx() -> bool:
 
 def _reading_village() -> Village | None:
     """The village whose work is shown: the official's own, or the one a region admin picked."""
-    if current_user.role in WORKERS:
-        if current_user.village is None:
-            abort(403)
-        return current_user.village
-    picked = request.args.get("desa", "")
-    if not picked.isdecimal():
-        return None
-    return readable_village_or_404(int(picked))
+    return reading_village(WORKERS)
 
 
 def _working_village() -> Village:
@@ -121,6 +121,10 @@ def home():
     context = {
         "village": village,
         "page": page,
+        # Whether each NIK is in the village's register (its own officials only; never residents).
+        "register_matches": population_register.matches(village.id, [(r.nik, r.name) for r in page.rows])
+        if can_work_village(current_user, village)
+        else {},
         "today": today,
         "vargs": vargs,
         "qargs": {**flt.args(), **vargs},
@@ -185,6 +189,8 @@ def _detail(req: ServiceRequest, *, status: int = 200, error: str | None = None,
         next_url=safe_next(request.values.get("next")),
         vargs=_village_args(village),
         assisted_by=db.session.get(User, req.assisted_by_id) if req.assisted_by_id else None,
+        register_card=population_register.request_card(req) if can_work else None,
+        prefill_labels=translated(population_register.PREFILL_FIELDS),
     )
 
 

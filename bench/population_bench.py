@@ -1,0 +1,399 @@
+"""How fast are population figures with a whole province's registers in Balai?
+
+Builds, on PostgreSQL, the 2,651 villages of Lampung (every village of province 18) with a register
+of about 3,000 residents each (8 million rows, bulk COPY) and their aggregates, a few villages stale,
+typed-only or without data; publishes the province (sums up the tree and applies small-cell
+suppression). Then times:
+
+- the region pages (/wilayah/<code>, /wilayah/<code>/penduduk, /api/v1/population/<code>) at each
+  level, server side, as bench/dashboard_bench.py does (target p95 < 100 ms);
+- a 3,000-resident OpenSID push: the storedata request, the job that reads it (xlsx, atomic swap,
+  aggregates) and the province's publication that follows (target: seconds);
+- the same push again (nothing changes).
+
+    BENCH_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/bench_opendk \\
+        .venv/bin/python bench/population_bench.py
+
+The database's tables are dropped and recreated (BENCH_REUSE=1 times again on the data a previous
+run built). Figures are printed and written to bench/results/population.json. Not run by the tests.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import random
+import statistics
+import sys
+import time
+import zipfile
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("BALAI_INSTANCE", str(ROOT / "instance"))
+
+from sqlalchemy import func, select, text  # noqa: E402
+
+from app import create_app  # noqa: E402
+from app.config import TestConfig  # noqa: E402
+from app.domain import opensid  # noqa: E402
+from app.domain.opensid import ResidentRecord  # noqa: E402
+from app.extensions import db  # noqa: E402
+from app.models import Region, Village  # noqa: E402
+from app.population import register  # noqa: E402
+from bench.dashboard_bench import _copy  # noqa: E402  (the same bulk COPY)
+
+RESIDENTS = int(os.environ.get("BENCH_RESIDENTS", 3000))  # average per village
+RUNS = int(os.environ.get("BENCH_RUNS", 21))
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/4")
+AS_OF = date(2026, 12, 1)
+
+
+class BenchConfig(TestConfig):
+    SQLALCHEMY_DATABASE_URI = os.environ.get("BENCH_DATABASE_URL", "")
+    WTF_CSRF_ENABLED = False
+    TESTING = False
+    REDIS_URL = None
+
+
+def _pool(rnd: random.Random, size: int) -> list[ResidentRecord]:
+    """Plausible residents to draw villages from (OpenSID's codes, weighted as villages are)."""
+    occupations = [9, 9, 9, 2, 2, 3, 3, 1, 1, 88, 88, 19, 20, 84, 15, 5, 65, 11, 89]
+    out = []
+    for i in range(size):
+        born = date(1930, 1, 1) + timedelta(days=rnd.randrange(0, 35000))
+        out.append(
+            ResidentRecord(
+                nik=None,
+                kk=None,
+                name=f"WARGA {i}",
+                sex=rnd.choice((1, 2)),
+                birth_place=rnd.choice(("PESAWARAN", "LAMPUNG BARAT", "METRO", "BANDAR LAMPUNG")),
+                birth_date=born,
+                religion=rnd.choices((1, 2, 3, 4, 5), (88, 5, 3, 3, 1))[0],
+                education=rnd.randint(1, 10),
+                occupation=rnd.choice(occupations),
+                marital=rnd.choices((1, 2, 3, 4), (45, 45, 4, 6))[0],
+                relation=rnd.choice((1, 3, 4, 4, 4)),
+                citizenship=1,
+                dusun=f"Dusun {rnd.randint(1, 6)}",
+                rw=f"{rnd.randint(1, 5):03d}",
+                rt=f"{rnd.randint(1, 9):03d}",
+                address="Jl. Desa",
+                status=rnd.choices((1, 2, 3), (95, 3, 2))[0],
+            )
+        )
+    return out
+
+
+def build(app) -> dict:
+    rnd = random.Random(2651)
+    started = time.perf_counter()
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+        if not db.session.scalar(select(func.count()).select_from(Region)):
+            from app.regions import import_regions
+
+            import_regions()
+        codes = list(
+            db.session.scalars(
+                select(Region.code).where(Region.level == 4, Region.code.like("18.%")).order_by(Region.code)
+            )
+        )
+        now = datetime.now(UTC)
+        _copy(
+            "villages",
+            (
+                "region_code",
+                "slug",
+                "name",
+                "term",
+                "head_name",
+                "head_title",
+                "address",
+                "short_code",
+                "active",
+                "activated_at",
+            ),
+            (
+                (c, "v-" + c.replace(".", "-"), "Desa " + c, "desa", "", "Kepala Desa", "", "DSA", True, now)
+                for c in codes
+            ),
+        )
+        villages = db.session.execute(select(Village.id, Village.region_code).order_by(Village.id)).all()
+        pool = _pool(rnd, 20_000)
+        # Most villages push from OpenSID; some are stale, some only typed figures, some nothing yet.
+        kinds = {
+            vid: rnd.choices(("opendk", "stale", "import", "typed", "none"), (80, 8, 5, 5, 2))[0]
+            for vid, _ in villages
+        }
+        stats_rows, sources, profiles = [], [], []
+        residents_columns = (
+            "village_id", "nik", "kk", "name", "sex", "birth_place", "birth_date", "religion", "education",
+            "occupation", "marital", "relation", "citizenship", "dusun", "rw", "rt", "address", "status",
+            "external_id", "source",
+        )  # fmt: skip
+
+        def residents():
+            for n, (vid, _code) in enumerate(villages):
+                kind = kinds[vid]
+                size = max(300, int(rnd.gauss(RESIDENTS, RESIDENTS * 0.3)))
+                if kind == "typed":
+                    profiles.append((vid, size, size // 4, size // 2, size - size // 2))
+                    continue
+                if kind == "none":
+                    continue
+                start = rnd.randrange(len(pool))
+                chosen = [pool[(start + i) % len(pool)] for i in range(size)]
+                stats: Counter = Counter()
+                households = set()
+                for i, r in enumerate(chosen):
+                    nik = f"18{n:05d}{i:09d}"
+                    kk = f"18{n:05d}{i // 4:09d}"
+                    if r.status == 1:
+                        sex = register.SEX_KEYS.get(r.sex, "")
+                        stats["total", ""] += 1
+                        stats["sex", sex] += 1
+                        stats["age", opensid.age_band(r.birth_date, AS_OF) + sex] += 1
+                        for dimension in register.PARTITIONS:
+                            value = getattr(r, dimension)
+                            stats[dimension, "" if value is None else str(value)] += 1
+                        households.add(kk)
+                    yield (
+                        vid, nik, kk, r.name, r.sex, r.birth_place, r.birth_date, r.religion, r.education,
+                        r.occupation, r.marital, r.relation, r.citizenship, r.dusun, r.rw, r.rt, r.address,
+                        r.status, str(i + 1), "import" if kind == "import" else "opendk",
+                    )  # fmt: skip
+                stats["households", ""] = len(households)
+                stats_rows.extend((vid, d, k, v) for (d, k), v in stats.items())
+                pushed = now - timedelta(days=40 if kind == "stale" else rnd.randrange(0, 7))
+                sources.append(
+                    (
+                        vid,
+                        "import" if kind == "import" else "opendk",
+                        AS_OF,
+                        pushed,
+                        stats["total", ""],
+                        len(households),
+                        "",
+                    )
+                )
+
+        n_residents = _copy("residents", residents_columns, residents())
+        _copy("population_stats", ("village_id", "dimension", "key", "n"), stats_rows)
+        _copy(
+            "population_sources",
+            ("village_id", "source", "as_of", "pushed_at", "residents", "households", "content_digest"),
+            sources,
+        )
+        _copy(
+            "village_profiles",
+            (
+                "village_id",
+                "population",
+                "households",
+                "male",
+                "female",
+                "description",
+                "potential",
+                "officials",
+                "updated_at",
+            ),
+            ((vid, p, h, m, f, "", "", "[]", now) for vid, p, h, m, f in profiles),
+        )
+        db.session.commit()
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM ANALYZE"))
+        built = time.perf_counter() - started
+        from app.stats import population
+
+        t = time.perf_counter()
+        summary = population.publish("18")
+        publish_seconds = time.perf_counter() - t
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM ANALYZE population_published"))
+    return {
+        "villages": len(villages),
+        "residents_rows": n_residents,
+        "population_stats_rows": len(stats_rows),
+        "villages_by_kind": dict(Counter(kinds.values())),
+        "build_seconds": round(built, 1),
+        "first_publish_seconds": round(publish_seconds, 1),
+        "published_cells": summary["cells"],
+    }
+
+
+def _timed(client, url: str) -> dict:
+    assert client.get(url).status_code == 200, url
+    times = []
+    for _ in range(RUNS):
+        t = time.perf_counter()
+        response = client.get(url)
+        times.append((time.perf_counter() - t) * 1000)
+        assert response.status_code == 200
+    return {
+        "url": url,
+        "median_ms": round(statistics.median(times), 1),
+        "p95_ms": round(statistics.quantiles(times, n=20, method="inclusive")[18], 1),
+        "max_ms": round(max(times), 1),
+        "gzip_kb": round(len(gzip.compress(response.get_data())) / 1024, 1),
+    }
+
+
+def measure_pages(app) -> dict:
+    client = app.test_client()
+    with app.app_context():
+        kec = db.session.scalar(
+            select(Region.code).where(Region.parent_code == "18.04").order_by(Region.code)
+        )
+        village = db.session.scalar(
+            select(Village.region_code)
+            .where(Village.region_code.like(kec + ".%"))
+            .order_by(Village.region_code)
+        )
+    targets = {}
+    for label, code in (("provinsi", "18"), ("kabupaten", "18.04"), ("kecamatan", kec), ("desa", village)):
+        targets[f"{label} {code}: /wilayah"] = f"/wilayah/{code}"
+        targets[f"{label} {code}: penduduk"] = f"/wilayah/{code}/penduduk"
+        targets[f"{label} {code}: API"] = f"/api/v1/population/{code}"
+    targets["provinsi 18: CSV rincian"] = "/wilayah/18/penduduk.csv?tabel=rincian"
+    return {label: _timed(client, url) for label, url in targets.items()}
+
+
+def _opensid_xlsx(code: str, n: int, seed: int) -> bytes:
+    """A resident sheet as OpenSID v2410 writes it: 42 columns, every value a string."""
+    from openpyxl import Workbook
+
+    rnd = random.Random(seed)
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("Sheet1")
+    sheet.append(list(opensid.XLSX_COLUMNS))
+    for i in range(n):
+        born = date(1930, 1, 1) + timedelta(days=rnd.randrange(0, 35000))
+        row = dict.fromkeys(opensid.XLSX_COLUMNS)
+        row.update(
+            alamat="Jl. Desa", dusun=f"Dusun {rnd.randint(1, 6)}", rw="001", rt=f"{rnd.randint(1, 9):03d}",
+            nama=f"WARGA {i}", nomor_kk=f"1804150{i // 4:09d}", nomor_nik=f"1804154{i:09d}",
+            jenis_kelamin=str(rnd.randint(1, 2)), tempat_lahir="LAMPUNG BARAT", tanggal_lahir=born.isoformat(),
+            agama="1", pendidikan_dlm_kk=str(rnd.randint(1, 10)), pekerjaan=str(rnd.choice((1, 2, 3, 9, 88))),
+            kawin=str(rnd.randint(1, 4)), hubungan_keluarga=str(rnd.randint(1, 11)), kewarganegaraan="1",
+            gol_darah="13", ktp_el="2", status_rekam="3", id=str(i + 1), status_dasar="1",
+            created_at="2026-12-01 08:00:00", updated_at="2026-12-01 08:00:00", desa_id=code,
+        )  # fmt: skip
+        sheet.append([row[c] for c in opensid.XLSX_COLUMNS])
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def _zip(name: str, xlsx: bytes, photos: int) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(name.replace(".zip", ".xlsx"), xlsx)
+        for i in range(photos):  # small photos ride along; Balai never unpacks them
+            archive.writestr(f"kecil_foto_{i}.jpg", os.urandom(4000))
+    return out.getvalue()
+
+
+def measure_push(app) -> dict:
+    from app.models.population import SyncPush
+    from app.population import pushes, tokens
+    from app.stats import population
+
+    with app.app_context():
+        village = db.session.scalar(
+            select(Village).where(Village.region_code.like("18.04.15.%")).order_by(Village.id)
+        )
+        code, village_id = village.region_code, village.id
+        raw = tokens.issue(village, "bench")
+        db.session.commit()
+    client = app.test_client()
+    name = "penduduk_01_12_2026_opendk.zip"
+    out = {}
+    for run, seed in (("first push (new data)", 1), ("same push again", 1), ("changed push", 2)):
+        body = _zip(name, _opensid_xlsx(code, 3000, seed), photos=300)
+        t = time.perf_counter()
+        response = client.post(
+            "/opendk/api/v1/penduduk/storedata",
+            data={"file": (io.BytesIO(body), "desa/upload/sinkronisasi/" + name)},
+            headers={"Authorization": f"Bearer {raw}"},
+            content_type="multipart/form-data",
+        )
+        request_ms = (time.perf_counter() - t) * 1000
+        assert response.status_code == 200, response.get_data(as_text=True)
+        with app.app_context():
+            t = time.perf_counter()
+            pushes.process_village(village_id)
+            job_s = time.perf_counter() - t
+            push = db.session.scalar(select(SyncPush).order_by(SyncPush.id.desc()).limit(1))
+            state, rows = push.state, push.rows
+            t = time.perf_counter()
+            population.publish_due()
+            publish_s = time.perf_counter() - t
+        out[run] = {
+            "zip_kb": round(len(body) / 1024),
+            "request_ms": round(request_ms, 1),
+            "job_seconds": round(job_s, 2),
+            "publish_seconds": round(publish_s, 2),
+            "state": state,
+            "rows": rows,
+        }
+    return out
+
+
+def main() -> None:
+    if not BenchConfig.SQLALCHEMY_DATABASE_URI.startswith("postgresql"):
+        raise SystemExit("Set BENCH_DATABASE_URL to a PostgreSQL database the bench may wipe.")
+    app = create_app(BenchConfig)
+    # The receiver hands pushes to rq; no worker runs here, the bench reads them itself to time the job.
+    app.config["REDIS_URL"] = REDIS_URL if _redis() else None
+    app.config["JOBS_INLINE"] = False
+    app.config["OPENDK_WAIT_SECONDS"] = 0
+    result_path = ROOT / "bench" / "results" / "population.json"
+    reuse = os.environ.get("BENCH_REUSE")  # time again on the data a previous run built
+    data = json.loads(result_path.read_text())["data"] if reuse else build(app)
+    print(json.dumps(data, indent=2))
+    pages = measure_pages(app)
+    for label, t in pages.items():
+        print(
+            f"{label:40} median {t['median_ms']:7.1f} ms  p95 {t['p95_ms']:7.1f} ms  max {t['max_ms']:7.1f} ms  {t['gzip_kb']:5.1f} KB gz"
+        )
+    push = measure_push(app) if app.config["REDIS_URL"] else {"skipped": "no Redis at " + REDIS_URL}
+    for label, t in push.items():
+        print(f"{label:24} {t}")
+    load = os.getloadavg()
+    print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs")
+    result = {
+        "data": data,
+        "pages": pages,
+        "push": push,
+        "runs": RUNS,
+        "load_average": [round(x, 2) for x in load],
+    }
+    result_path.parent.mkdir(parents=True, exist_ok=True)
+    result_path.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"written {result_path.relative_to(ROOT)}")
+    if app.config["REDIS_URL"]:
+        from redis import Redis
+
+        Redis.from_url(REDIS_URL).flushdb()
+
+
+def _redis() -> bool:
+    try:
+        from redis import Redis
+
+        Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+    except Exception:  # no Redis: the push is timed end to end instead
+        return False
+    return True
+
+
+if __name__ == "__main__":
+    main()
