@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 import time
 import uuid
 
@@ -31,9 +33,23 @@ def _digits(e164: str) -> str:
     return normalize_phone(e164)[1:]
 
 
+_local = threading.local()
+
+
+@contextlib.contextmanager
+def keep_alive():
+    """Within this block, gateway calls on this thread share one HTTP session (kept-alive connections)."""
+    _local.session = session = requests.Session()
+    try:
+        yield session
+    finally:
+        _local.session = None
+        session.close()
+
+
 def _post(url: str, **kwargs) -> requests.Response | Result:
     try:
-        return requests.post(url, timeout=TIMEOUT, **kwargs)
+        return (getattr(_local, "session", None) or requests).post(url, timeout=TIMEOUT, **kwargs)
     except requests.Timeout:
         return technical("gateway timeout")
     except requests.RequestException as exc:
