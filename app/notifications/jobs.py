@@ -70,6 +70,9 @@ from app.notifications.channels.push import Subscription, WebPush
 from app.notifications.channels.smtp import Smtp
 
 log = logging.getLogger(__name__)
+# The batch path writes through the tables (Core): no ORM bookkeeping for rows it never loads.
+NOTIFICATIONS = Notification.__table__
+DELIVERIES = Delivery.__table__
 
 
 class RetryLater(Exception):
@@ -192,40 +195,41 @@ class _Work:
 
 
 def _claimable(now: datetime):
+    c = NOTIFICATIONS.c
     return or_(
-        Notification.state.in_((CREATED, *RETRYABLE)),
-        and_(Notification.state == SENDING, Notification.lease_until < now),
+        c.state.in_((CREATED, *RETRYABLE)),
+        and_(c.state == SENDING, c.lease_until < now),
     )
 
 
 def _claim(ids: list[int], now: datetime) -> list:
     """Take the given notifications that are free to send: one UPDATE, locks taken in id order."""
     config = current_app.config
-    free = select(Notification.id).where(Notification.id.in_(ids), _claimable(now)).order_by(Notification.id)
+    c = NOTIFICATIONS.c
+    free = select(c.id).where(c.id.in_(ids), _claimable(now)).order_by(c.id)
     if db.session.get_bind().dialect.name == "postgresql":
         free = free.with_for_update()  # waits for a relay still committing them; never skips one
     stmt = (
-        update(Notification)
-        .where(Notification.id.in_(free.scalar_subquery()), _claimable(now))
+        update(NOTIFICATIONS)
+        .where(c.id.in_(free.scalar_subquery()), _claimable(now))
         .values(
             state=SENDING,
             lease_until=now + timedelta(seconds=config["NOTIFY_LEASE_SECONDS"]),
-            attempts=Notification.attempts + 1,
+            attempts=c.attempts + 1,
             updated_at=now,
         )
         .returning(
-            Notification.id,
-            Notification.kind,
-            Notification.route,
-            Notification.queue,
-            Notification.request_id,
-            Notification.user_id,
-            Notification.locale,
-            Notification.params,
-            Notification.topic,
-            Notification.attempts,
+            c.id,
+            c.kind,
+            c.route,
+            c.queue,
+            c.request_id,
+            c.user_id,
+            c.locale,
+            c.params,
+            c.topic,
+            c.attempts,
         )
-        .execution_options(synchronize_session=False)
     )
     return sorted(db.session.execute(stmt).all(), key=lambda r: r.id)
 
@@ -450,24 +454,24 @@ def _mark_sending(work: list[_Work], steps: list[tuple]) -> None:
                 "updated_at": now,
             }
         )
-    stmt = _insert(Delivery).values(rows)
-    table = Delivery.__table__
+    stmt = _insert(DELIVERIES)
     db.session.execute(
         stmt.on_conflict_do_update(
             index_elements=["notification_id", "channel"],
             set_={
                 "state": SENDING,
                 "provider": stmt.excluded.provider,
-                "attempts": table.c.attempts + 1,
+                "attempts": DELIVERIES.c.attempts + 1,
                 "updated_at": stmt.excluded.updated_at,
             },
-        )
+        ),
+        rows,  # one statement: many rows in one VALUES list (SQLAlchemy's insertmanyvalues)
     )
 
 
-def _insert(model):
+def _insert(table):
     dialect = db.session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
 def _send_one(w: _Work, step: tuple, connections: _Connections) -> list[int]:
@@ -552,8 +556,7 @@ def _write(work: list[_Work], released: list[_Work], gone: list[int]) -> None:
         for channel, result in w.results.items()
     ]
     if rows:
-        stmt = _insert(Delivery).values(rows)
-        table = Delivery.__table__
+        stmt = _insert(DELIVERIES)
         db.session.execute(
             stmt.on_conflict_do_update(
                 index_elements=["notification_id", "channel"],
@@ -561,11 +564,12 @@ def _write(work: list[_Work], released: list[_Work], gone: list[int]) -> None:
                     "state": stmt.excluded.state,
                     "provider_error": stmt.excluded.provider_error,
                     "provider_message_id": func.coalesce(
-                        stmt.excluded.provider_message_id, table.c.provider_message_id
+                        stmt.excluded.provider_message_id, DELIVERIES.c.provider_message_id
                     ),
                     "updated_at": stmt.excluded.updated_at,
                 },
-            )
+            ),
+            rows,
         )
     given_back = {w.row.id for w in released}
     groups: dict[tuple, list[int]] = defaultdict(list)
@@ -580,25 +584,22 @@ def _write(work: list[_Work], released: list[_Work], gone: list[int]) -> None:
         if state == DELIVERED:
             values |= {"delivered_at": now, **({"channel": channel} if channel else {})}
         db.session.execute(
-            update(Notification)
-            .where(Notification.id.in_(ids), Notification.state == SENDING)
+            update(NOTIFICATIONS)
+            .where(NOTIFICATIONS.c.id.in_(ids), NOTIFICATIONS.c.state == SENDING)
             .values(**values)
-            .execution_options(synchronize_session=False)
         )
     if released:
         ids = [w.row.id for w in released]
         # Not tried: as they were before the claim, handed over again at once (or by the sweep).
         db.session.execute(
-            update(Notification)
-            .where(Notification.id.in_(ids), Notification.state == SENDING)
-            .values(state=CREATED, lease_until=None, relayed_at=None, attempts=Notification.attempts - 1)
-            .execution_options(synchronize_session=False)
+            update(NOTIFICATIONS)
+            .where(NOTIFICATIONS.c.id.in_(ids), NOTIFICATIONS.c.state == SENDING)
+            .values(state=CREATED, lease_until=None, relayed_at=None, attempts=NOTIFICATIONS.c.attempts - 1)
         )
         db.session.execute(
-            update(Delivery)
-            .where(Delivery.notification_id.in_(ids), Delivery.state == SENDING)
-            .values(state=CREATED, attempts=Delivery.attempts - 1)
-            .execution_options(synchronize_session=False)
+            update(DELIVERIES)
+            .where(DELIVERIES.c.notification_id.in_(ids), DELIVERIES.c.state == SENDING)
+            .values(state=CREATED, attempts=DELIVERIES.c.attempts - 1)
         )
         on_commit(outbox.relay_ids, ids)
     if gone:
