@@ -206,7 +206,7 @@ def _claim(ids: list[int], now: datetime) -> list:
     """Take the given notifications that are free to send: one UPDATE, locks taken in id order."""
     config = current_app.config
     c = NOTIFICATIONS.c
-    free = select(c.id).where(c.id.in_(ids), _claimable(now)).order_by(c.id)
+    free = select(c.id).where(outbox.among(c.id, ids), _claimable(now)).order_by(c.id)
     if db.session.get_bind().dialect.name == "postgresql":
         free = free.with_for_update()  # waits for a relay still committing them; never skips one
     stmt = (
