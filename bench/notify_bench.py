@@ -17,7 +17,8 @@ it, the commit, and the relay: until every outbox row is written and handed to r
     NOTIFY_BENCH_REDIS_URL=redis://127.0.0.1:6379/9 .venv/bin/python bench/notify_bench.py --messages 2000
 
 The Redis database named by NOTIFY_BENCH_REDIS_URL is emptied first (FLUSHDB), and a PostgreSQL
-database is rebuilt (drop_all): give both as scratch.
+database (NOTIFY_BENCH_DATABASE_URL, else make bench's BENCH_DATABASE_URL) is rebuilt (drop_all):
+give both as scratch.
 """
 
 from __future__ import annotations
@@ -95,7 +96,11 @@ def main() -> None:
 
     instance = tempfile.mkdtemp(prefix="balai-notify-bench-")
     os.environ["BALAI_INSTANCE"] = instance
-    database_url = os.environ.get("NOTIFY_BENCH_DATABASE_URL") or f"sqlite:///{instance}/bench.sqlite"
+    database_url = (
+        os.environ.get("NOTIFY_BENCH_DATABASE_URL")
+        or os.environ.get("BENCH_DATABASE_URL")  # make bench's scratch PostgreSQL
+        or f"sqlite:///{instance}/bench.sqlite"
+    )
     redis_url = os.environ.get("NOTIFY_BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")
     os.environ.update(
         BALAI_ENV="development",
