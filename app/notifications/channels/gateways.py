@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
 import time
 import uuid
@@ -40,6 +41,11 @@ _local = threading.local()
 def keep_alive():
     """Within this block, gateway calls on this thread share one HTTP session (kept-alive connections)."""
     _local.session = session = requests.Session()
+    if not any(k.lower().endswith("_proxy") for k in os.environ):
+        # Nothing to find there: without this, requests reads the whole environment (proxies,
+        # netrc) again on every call, a third of a message's cost. A CA bundle named there still counts.
+        session.trust_env = False
+        session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
     try:
         yield session
     finally:
