@@ -31,6 +31,13 @@ class Village(db.Model):
             ).ddl_if(dialect="postgresql")
             for column in ("name", "slug")
         ),
+        # "This region and every village beneath it" is region_code LIKE '35.78.%': a b-tree answers
+        # such a prefix only with pattern ops (or the C collation) on PostgreSQL.
+        Index(
+            "ix_villages_region_code_prefix",
+            "region_code",
+            postgresql_ops={"region_code": "varchar_pattern_ops"},
+        ).ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

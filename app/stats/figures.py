@@ -18,6 +18,7 @@ from app.models import Region, Service, ServiceRequest, Village
 from app.models.stats import (
     BUCKET_BOUNDS,
     BUCKET_COUNT,
+    OVERDUE_STATUSES,
     CompletionCount,
     OrderCount,
     RegionCompletionCount,
@@ -29,8 +30,6 @@ from app.models.stats import (
 
 # Region codes have fixed widths per level: 18 / 18.04 / 18.04.15 / 18.04.15.2004.
 CODE_WIDTH = {1: 2, 2: 5, 3: 8, 4: 13}
-# Waiting on the village, and late: siap_diambil waits on the resident, perlu_perbaikan too.
-OVERDUE_STATUSES = (states.DIAJUKAN, states.DIVERIFIKASI, states.DIPROSES)
 
 PERIODS: dict[str, str] = {
     "bulan-ini": N_("Bulan ini"),
@@ -211,14 +210,26 @@ def dashboard(code: str, period: Period, today: date) -> Dashboard | None:
     def row(c: str) -> Row:
         return rows.setdefault(c, Row(key=c, name=c, link=c))
 
-    # Villages are few (2,651 in a province): map each to its child region here rather than in SQL.
-    child_of: dict[int, str] = {}
-    for vid, village_code, is_active in db.session.execute(
-        select(Village.id, Village.region_code, Village.active).where(in_region)
+    # Each village of the region with its overdue count (a probe of the small index of open
+    # requests per village: 25 ms for the 8,494 villages of Jawa Timur, where counting every
+    # overdue request in the country and keeping the province's took 130-300 ms).
+    overdue = (
+        select(func.count())
+        .select_from(ServiceRequest)
+        .where(
+            ServiceRequest.village_id == Village.id,
+            ServiceRequest.status.in_(OVERDUE_STATUSES),
+            ServiceRequest.due_date < today,
+        )
+        .correlate(Village)
+        .scalar_subquery()
+    )
+    for village_code, is_active, late in db.session.execute(
+        select(Village.region_code, Village.active, overdue).where(in_region)
     ):
-        child_of[vid] = village_code[:width]
-        if is_active:
-            row(village_code[:width]).active += 1
+        r = row(village_code[:width])
+        r.active += int(bool(is_active))
+        r.overdue += late
     if level < 3:
         _regional_figures(code, period, row)
     else:  # a kecamatan's children are villages: the per-village roll-ups already are that grain
@@ -233,15 +244,6 @@ def dashboard(code: str, period: Period, today: date) -> Dashboard | None:
                 row(c).by_status[status] = int(n)
         _completions(child, in_region, period, row)
         _orders(child, in_region, period, row)
-    # Overdue depends on today, so it is counted from open requests (index-only on status, due date).
-    stmt = (
-        select(ServiceRequest.village_id, func.count())
-        .join(Village, Village.id == ServiceRequest.village_id)
-        .where(in_region, ServiceRequest.status.in_(OVERDUE_STATUSES), ServiceRequest.due_date < today)
-        .group_by(ServiceRequest.village_id)
-    )
-    for vid, n in db.session.execute(stmt):
-        row(child_of[vid]).overdue += n
     _products(child, in_region, row)
 
     total = Row(key=code, name=region.name)
