@@ -107,6 +107,7 @@ def main() -> None:
         DATABASE_URL=database_url,
         REDIS_URL=redis_url,
         SECRET_KEY="notify-bench-secret-key-long-enough-0123456789",
+        GATEWAY_ALLOW_LOOPBACK="1",  # the local gateway stand-in (gateway calls go to public addresses only)
         LOG_LEVEL="WARNING",
     )
 

@@ -1,5 +1,5 @@
 from flask import abort, current_app, request, send_file
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
 from app.domain.storage import PhotoStore
 from app.extensions import db
@@ -15,11 +15,15 @@ from app.web import active_village_or_404, render
 def home():
     q = (request.args.get("q") or "").strip()
     stmt = select(Village).where(Village.active.is_(True))
+    order = [Village.name]
     if q:
         stmt = stmt.join(Region, Region.code == Village.region_code).where(
             or_(Village.name.ilike(f"%{q}%"), Village.slug.ilike(f"%{q}%"))
         )
-    villages = db.session.scalars(stmt.order_by(Village.name).limit(50)).all()
+        # Not by the name index: walking all 83,762 names in order to find 50 "suka" ones (most
+        # under S) cost 150 ms; the trigram match then a sort of what it found costs 15.
+        order = [func.lower(Village.name), Village.name]
+    villages = db.session.scalars(stmt.order_by(*order).limit(50)).all()
     names = names_of(with_ancestors(v.region.parent_code for v in villages))
     return render("public/home.html", fragment="public/_villages.html", villages=villages, names=names, q=q)
 
