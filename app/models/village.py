@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DDL, Boolean, ForeignKey, Index, String, Text, event
+from sqlalchemy import Boolean, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
-from app.models.base import UTCDateTime, utcnow
+from app.models.base import UTCDateTime, needs_pg_trgm, trigram_indexes, utcnow
 from app.models.region import Region
 
 TERMS = ("desa", "pekon", "kelurahan", "kampung", "nagari", "gampong")
@@ -21,16 +21,8 @@ class Village(db.Model):
         # The front page lists active villages by name; with every village of Indonesia (83,762)
         # active, sorting them all for the first 50 would cost more than the page.
         Index("ix_villages_active_name", "active", "name"),
-        # Village search (ILIKE '%word%' on name or slug) on PostgreSQL: trigram GIN indexes.
-        *(
-            Index(
-                f"ix_villages_{column}_trgm",
-                column,
-                postgresql_using="gin",
-                postgresql_ops={column: "gin_trgm_ops"},
-            ).ddl_if(dialect="postgresql")
-            for column in ("name", "slug")
-        ),
+        # Village search (ILIKE '%word%' on the name, or the slug when one is typed).
+        *trigram_indexes("villages", "name", "slug"),
         # "This region and every village beneath it" is region_code LIKE '35.78.%': a b-tree answers
         # such a prefix only with pattern ops (or the C collation) on PostgreSQL.
         Index(
@@ -66,9 +58,4 @@ class Village(db.Model):
         return f"<Village {self.slug}>"
 
 
-# The trigram indexes need pg_trgm (as the catalogue's do; villages are created first).
-event.listen(
-    Village.__table__,
-    "before_create",
-    DDL("CREATE EXTENSION IF NOT EXISTS pg_trgm").execute_if(dialect="postgresql"),
-)
+needs_pg_trgm(Village.__table__)  # villages are created before the catalogue's products
