@@ -287,6 +287,24 @@ def test_a_batch_of_messages_costs_a_few_statements_not_a_dozen_each(app, gatewa
     assert (d.state, d.attempts, d.provider_message_id) == (DELIVERED, 1, "gw-0")
 
 
+def test_a_batch_that_would_outlive_its_lease_gives_the_rest_back_and_they_go_out_next(app, monkeypatch):
+    monkeypatch.setitem(app.config, "NOTIFY_LEASE_SECONDS", 2)  # a batch stops starting sends after 1 s
+    with Gateway(delay_first=1.5) as wa:
+        village, service = make_village()
+        set_channels(village, whatsapp="webhook", whatsapp_url=wa.url)
+        for i in range(3):
+            submit(village, service, phone=f"+6281234567{i:03d}")
+        db.session.info.pop("balai_after_commit")
+        db.session.commit()
+        assert outbox.relay() == 3  # one batch; the first send takes 1.5 s, the other two are given back
+    sent = notifications(route="resident")
+    assert [n.state for n in sent] == [DELIVERED] * 3 and len(wa.requests) == 3
+    # Given back untried: neither the notification nor its delivery counts an attempt for it, and
+    # the two were handed over again (after the first send), not left for the sweep.
+    assert [(n.attempts, n.deliveries[0].attempts) for n in sent] == [(1, 1)] * 3
+    assert sent[0].relayed_at < sent[1].relayed_at == sent[2].relayed_at
+
+
 def test_a_broadcast_to_more_subscribers_than_one_relay_takes_is_handed_over_at_once(app):
     village, service = make_village()
     for i in range(510):
