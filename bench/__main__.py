@@ -1,10 +1,14 @@
 """`make bench`: every bench, each in its own process with a time limit, then one summary table.
 
 Runs this area's benches (page weights, paint, load, Lighthouse) and the other areas' bench scripts found in
-bench/ (queue, notifications, catalogue, dashboard, population). A bench that fails or runs out of time is
+bench/ (queue, notifications, catalogue, dashboard, population, national). A bench that fails or runs out of time is
 reported and the rest still run. Each writes its JSON to bench/results/.
 
-    .venv/bin/python -m bench [--only page_weights,paint] [--timeout 900]
+    .venv/bin/python -m bench [--only page_weights,paint] [--timeout 900] [--national-scale 1]
+
+The national bench (every village of Indonesia) builds 5 million requests by default, a tenth of
+its full 50 million, to keep `make bench` within about half an hour; `--national-scale 1`
+(`make bench NATIONAL_SCALE=1`) builds the full size, which takes an hour or more here.
 """
 
 from __future__ import annotations
@@ -24,17 +28,27 @@ OURS = ("page_weights", "paint", "load", "lighthouse")
 OTHERS = (
     "queue_bench",
     "notify_bench",
+    "notify_announcement",
     "catalog_bench",
     "dashboard_bench",
     "login_bench",
     "population_bench",
+    "national",
 )
+# Benches that are another script run with arguments.
+VARIANTS = {"notify_announcement": ("notify_bench", "--announcement", "100000")}
 SCRATCH_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/balai_bench"
+NATIONAL_SCALE = 0.1
 
 
-def command(name: str) -> list[str]:
+def command(name: str, national_scale: float = NATIONAL_SCALE) -> list[str]:
     if name in OURS:
         return [sys.executable, "-m", f"bench.{name}"]
+    if name == "national":
+        return [sys.executable, str(BENCH / "national.py"), "--scale", str(national_scale)]
+    if name in VARIANTS:
+        script, *args = VARIANTS[name]
+        return [sys.executable, str(BENCH / f"{script}.py"), *args]
     return [sys.executable, str(BENCH / f"{name}.py")]
 
 
@@ -47,12 +61,14 @@ def scratch_env() -> dict:
     return env
 
 
-def run_one(name: str, timeout: int) -> dict:
+def run_one(name: str, timeout: int, national_scale: float = NATIONAL_SCALE) -> dict:
     started = time.monotonic()
     print(f"\n=== {name}", flush=True)
     env = scratch_env() if name in OTHERS else None
+    if name == "national":  # its own database (tens of GB at full size), and its own time
+        timeout += int(6000 * national_scale)
     try:
-        done = subprocess.run(command(name), cwd=ROOT, timeout=timeout, check=False, env=env)
+        done = subprocess.run(command(name, national_scale), cwd=ROOT, timeout=timeout, check=False, env=env)
         outcome = "ok" if done.returncode == 0 else f"exit {done.returncode}"
     except subprocess.TimeoutExpired:
         outcome = f"timed out after {timeout} s"
@@ -114,6 +130,24 @@ def summary_rows() -> list[list]:
                     r["status"],
                 ]
             )
+    notify = _load("notify")
+    if notify and notify.get("messages_per_second") is not None:
+        figure = f"{notify['messages_per_second']} messages/s, {notify.get('sql_statements_per_message', '?')} SQL each"
+        rows.append(["relay", f"{notify['workers']} workers ({notify['database']})", figure, "-"])
+    announcement = _load("notify_announcement")
+    if announcement:
+        figure = f"{announcement['enqueued_seconds']} s to enqueue"
+        status = "ok" if announcement["enqueued_seconds"] < 60 else "over 60 s"
+        rows.append(["announcement", f"{announcement['recipients']:,} recipients", figure, status])
+    national = _load("national")
+    if national:
+        for label, t in national["timings"].items():
+            rows.append(["national", label, f"p95 {t['p95_ms']} ms (median {t['median_ms']})", t["status"]])
+        m = national["memory"]
+        figure = (
+            f"RSS {m['rss_after_warmup_mb']} -> {m['rss_after_load_mb']} MB after {m['requests']} requests"
+        )
+        rows.append(["national", "web workers' memory", figure, "-"])
     return rows
 
 
@@ -126,12 +160,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run the benches and print a summary.")
     parser.add_argument("--only", help="comma-separated bench names")
     parser.add_argument("--timeout", type=int, default=1200, help="seconds per bench")
+    parser.add_argument(
+        "--national-scale",
+        type=float,
+        default=NATIONAL_SCALE,
+        help="share of the national bench's 50 million requests (1 for the full size)",
+    )
     args = parser.parse_args(argv)
-    names = [*OURS, *(n for n in OTHERS if (BENCH / f"{n}.py").exists())]
+    names = [*OURS, *(n for n in OTHERS if (BENCH / f"{VARIANTS.get(n, (n,))[0]}.py").exists())]
     if args.only:
         wanted = set(args.only.split(","))
         names = [n for n in names if n in wanted]
-    outcomes = [run_one(name, args.timeout) for name in names]
+    outcomes = [run_one(name, args.timeout, args.national_scale) for name in names]
     print(f"\n=== summary ({machine()})")
     print(
         table([[o["bench"], o["outcome"], o["seconds"]] for o in outcomes], ["bench", "outcome", "seconds"])

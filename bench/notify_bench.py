@@ -3,16 +3,22 @@
 Writes 10,000 outbox rows (100 requests x 100 status messages), starts two real workers
 (`flask --app wsgi jobs worker`), relays the outbox to Redis the way the sweep does, and times
 each message's arrival at a local HTTP gateway (the generic JSON webhook adapter). Prints
-messages per second and end-to-end latency percentiles (from the moment the rows were
-committed), and writes bench/results/notify.json. Not run by the tests. `--worker-class fork`
-starts `jobs worker --fork` (a work-horse forked per job) for comparison.
+messages per second, end-to-end latency percentiles (from the moment the rows were committed)
+and the SQL statements and commits per message (relay and workers, counted by bench/sqlcount.py),
+and writes bench/results/notify.json. Not run by the tests. `--worker-class fork` starts
+`jobs worker --fork` (a work-horse forked per job) for comparison.
+
+`--announcement 100000` times instead a village announcement's fan-out: that many requests with a
+push subscription, then the announcement event inside a transaction as the officials' page emits
+it, the commit, and the relay: until every outbox row is written and handed to rq (no workers run).
 
     .venv/bin/python bench/notify_bench.py
     NOTIFY_BENCH_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/scratch \\
     NOTIFY_BENCH_REDIS_URL=redis://127.0.0.1:6379/9 .venv/bin/python bench/notify_bench.py --messages 2000
 
 The Redis database named by NOTIFY_BENCH_REDIS_URL is emptied first (FLUSHDB), and a PostgreSQL
-database is rebuilt (drop_all): give both as scratch.
+database (NOTIFY_BENCH_DATABASE_URL, else make bench's BENCH_DATABASE_URL) is rebuilt (drop_all):
+give both as scratch.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "bench" / "results"
-FLASK = str(Path(sys.executable).parent / "flask")
+SQLCOUNT = str(ROOT / "bench" / "sqlcount.py")
 
 
 class Gateway:
@@ -46,6 +52,9 @@ class Gateway:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # As real servers do: without it the body, written after the headers, waits on the
+            # client's delayed ACK (40 ms) on a kept-alive connection.
+            disable_nagle_algorithm = True
 
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -75,6 +84,7 @@ def percentile(values: list[float], p: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=10_000)
+    parser.add_argument("--announcement", type=int, default=0, help="time a fan-out to this many instead")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument(
         "--worker-class",
@@ -86,15 +96,19 @@ def main() -> None:
 
     instance = tempfile.mkdtemp(prefix="balai-notify-bench-")
     os.environ["BALAI_INSTANCE"] = instance
-    database_url = os.environ.get("NOTIFY_BENCH_DATABASE_URL") or f"sqlite:///{instance}/bench.sqlite"
+    database_url = (
+        os.environ.get("NOTIFY_BENCH_DATABASE_URL")
+        or os.environ.get("BENCH_DATABASE_URL")  # make bench's scratch PostgreSQL
+        or f"sqlite:///{instance}/bench.sqlite"
+    )
     redis_url = os.environ.get("NOTIFY_BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")
     os.environ.update(
         BALAI_ENV="development",
         DATABASE_URL=database_url,
         REDIS_URL=redis_url,
         SECRET_KEY="notify-bench-secret-key-long-enough-0123456789",
+        GATEWAY_ALLOW_LOOPBACK="1",  # the local gateway stand-in (gateway calls go to public addresses only)
         LOG_LEVEL="WARNING",
-        GATEWAY_ALLOW_LOOPBACK="1",  # the gateway is a local HTTP server
     )
 
     from redis import Redis
@@ -105,8 +119,11 @@ def main() -> None:
     from app.models import Region, Service, ServiceRequest, Village, utcnow
     from app.models.notifications import DELIVERED, RESIDENT, Notification, VillageChannels
     from app.notifications import outbox
+    from bench.sqlcount import install, totals
 
     Redis.from_url(redis_url).flushdb()
+    counted = install(None)
+    count_file = f"{instance}/sqlcount"
     gateway = Gateway()
     app = create_app()
     with app.app_context():
@@ -128,6 +145,9 @@ def main() -> None:
         service = Service(village_id=village.id, code="sk", name="Surat Keterangan Domisili", sla_days=3)
         db.session.add(service)
         db.session.flush()
+        if args.announcement:
+            announcement(args.announcement, village, service, redis_url, database_url)
+            return
         per_request = 100
         requests = []
         for i in range((args.messages + per_request - 1) // per_request):
@@ -164,11 +184,13 @@ def main() -> None:
         db.session.commit()
         db.engine.dispose()
 
-        env = {**os.environ, "NOTIFY_SWEEP_SECONDS": "3600"}  # the bench relays; the cron sweep stays idle
+        # The bench relays; the cron sweep stays idle. Each worker writes its SQL counts when it stops.
+        env = {**os.environ, "NOTIFY_SWEEP_SECONDS": "3600", "SQLCOUNT_FILE": count_file}
         mode = "--fork" if args.worker_class == "fork" else "--no-fork"
+        before = dict(counted)
         workers = [
             subprocess.Popen(
-                [FLASK, "--app", "wsgi", "jobs", "worker", mode, "high"],
+                [sys.executable, SQLCOUNT, "--app", "wsgi", "jobs", "worker", mode, "high"],
                 cwd=ROOT,
                 env=env,
                 stdout=subprocess.DEVNULL,
@@ -183,6 +205,7 @@ def main() -> None:
             while relayed < args.messages:
                 relayed += outbox.relay(limit=500)
             relay_seconds = time.time() - started
+            relay_counts = {k: counted[k] - before[k] for k in counted}
             deadline = time.time() + max(600, args.messages / 5)
             while len(gateway.arrivals) < args.messages and time.time() < deadline:
                 time.sleep(0.5)
@@ -200,6 +223,8 @@ def main() -> None:
                     worker.kill()
                     worker.wait(5)
 
+    worker_counts = totals(count_file)
+    per = max(len(gateway.arrivals), 1)
     latencies = [(t - started) * 1000 for t in gateway.arrivals.values()]
     elapsed = finished - started
     result = {
@@ -212,6 +237,11 @@ def main() -> None:
         "relay_seconds": round(relay_seconds, 2),
         "elapsed_seconds": round(elapsed, 2),
         "messages_per_second": round(len(latencies) / elapsed, 1) if elapsed > 0 else None,
+        "sql_statements_per_message": round(
+            (worker_counts["statements"] + relay_counts["statements"]) / per, 2
+        ),
+        "commits_per_message": round((worker_counts["commits"] + relay_counts["commits"]) / per, 3),
+        "sql_counts": {"relay": relay_counts, "workers": worker_counts},
         "latency_ms": {
             "p50": round(percentile(latencies, 50)),
             "p90": round(percentile(latencies, 90)),
@@ -225,6 +255,85 @@ def main() -> None:
     print(json.dumps(result, indent=2))
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "notify.json").write_text(json.dumps(result, indent=2) + "\n")
+
+
+def announcement(recipients: int, village, service, redis_url: str, database_url: str) -> None:
+    """Time the fan-out of one announcement to ``recipients`` subscribed requests until all is in rq."""
+    from redis import Redis
+    from rq import Queue
+    from sqlalchemy import func, insert, select
+
+    from app import events
+    from app.extensions import db
+    from app.models import ServiceRequest, utcnow
+    from app.models.notifications import Notification, PushSubscription
+    from app.models.profile import Announcement
+
+    today = utcnow().date()
+    for lo in range(0, recipients, 10_000):
+        chunk = range(lo, min(lo + 10_000, recipients))
+        db.session.execute(
+            insert(ServiceRequest),
+            [
+                {
+                    "village_id": village.id,
+                    "service_id": service.id,
+                    "tracking_code": f"A{i:09d}",
+                    "nik": "1809100101900001",
+                    "name": "Warga",
+                    "idempotency_key": f"ann-{i}",
+                    "fix_token_hash": f"{i:064d}",
+                    "due_date": today,
+                    "notify": True,
+                    "version": 1,
+                }
+                for i in chunk
+            ],
+        )
+    db.session.execute(
+        insert(PushSubscription).from_select(
+            ["request_id", "endpoint", "p256dh", "auth", "created_at"],
+            select(
+                ServiceRequest.id,
+                func.concat("https://fcm.googleapis.com/fcm/send/bench-", ServiceRequest.id),
+                func.concat("p256dh-", ServiceRequest.id),
+                func.concat("auth-", ServiceRequest.id),
+                func.now(),
+            ).where(ServiceRequest.village_id == village.id),
+        )
+    )
+    db.session.commit()
+    started = time.time()
+    item = Announcement(
+        village_id=village.id, title="Kerja bakti Minggu", body="Di balai desa", broadcast=True
+    )
+    db.session.add(item)
+    db.session.flush()
+    events.emit(
+        events.ANNOUNCEMENT_PUBLISHED,
+        announcement_id=item.id,
+        village_id=village.id,
+        title=item.title,
+        path=f"/desa/{village.slug}/pengumuman/{item.id}",
+    )
+    written = time.time()
+    db.session.commit()  # the after-commit hook hands the rows to rq
+    finished = time.time()
+    relayed = db.session.scalar(
+        select(func.count(Notification.id)).where(Notification.relayed_at.isnot(None))
+    )
+    jobs = Queue("low", connection=Redis.from_url(redis_url)).count
+    result = {
+        "database": database_url.split(":", 1)[0],
+        "recipients": recipients,
+        "rows_written_seconds": round(written - started, 2),
+        "enqueued_seconds": round(finished - started, 2),
+        "handed_to_rq": relayed,
+        "jobs_in_queue": jobs,
+    }
+    print(json.dumps(result, indent=2))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "notify_announcement.json").write_text(json.dumps(result, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -372,6 +372,76 @@ def test_two_relays_never_claim_the_same_rows_on_postgresql(app):
         second.rollback()
 
 
+def _sql_counter():
+    """Statements sent to the database from now on (an executemany counts once)."""
+    from sqlalchemy import event
+
+    seen = []
+
+    def count(*_args, **_kwargs):
+        seen.append(1)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    return seen, lambda: event.remove(db.engine, "before_cursor_execute", count)
+
+
+def test_a_batch_of_messages_costs_a_few_statements_not_a_dozen_each(app, gateway, smtp):
+    village, service = make_village()
+    set_channels(village, whatsapp="webhook", whatsapp_url=gateway.url)
+    for i in range(30):
+        submit(village, service, phone=f"+6281234567{i:03d}", email=f"warga{i}@example.com")
+    db.session.info.pop("balai_after_commit")  # left for the relay below, in one go
+    db.session.commit()
+    seen, stop = _sql_counter()
+    try:
+        assert outbox.relay() == 60
+    finally:
+        stop()
+    assert len(gateway.requests) == 30 and len(smtp.messages) == 30
+    assert len(notifications(state=DELIVERED)) == 60
+    # Relay 2 + per batch (WhatsApp, email): claim, request rows, settings, 2 deliveries, 1 outcome.
+    assert len(seen) <= 16, len(seen)
+    [d] = db.session.get(Notification, notifications(route="resident")[0].id).deliveries
+    assert (d.state, d.attempts, d.provider_message_id) == (DELIVERED, 1, "gw-0")
+
+
+def test_a_batch_that_would_outlive_its_lease_gives_the_rest_back_and_they_go_out_next(app, monkeypatch):
+    monkeypatch.setitem(app.config, "NOTIFY_LEASE_SECONDS", 2)  # a batch stops starting sends after 1 s
+    with Gateway(delay_first=1.5) as wa:
+        village, service = make_village()
+        set_channels(village, whatsapp="webhook", whatsapp_url=wa.url)
+        for i in range(3):
+            submit(village, service, phone=f"+6281234567{i:03d}")
+        db.session.info.pop("balai_after_commit")
+        db.session.commit()
+        assert outbox.relay() == 3  # one batch; the first send takes 1.5 s, the other two are given back
+    sent = notifications(route="resident")
+    assert [n.state for n in sent] == [DELIVERED] * 3 and len(wa.requests) == 3
+    # Given back untried: neither the notification nor its delivery counts an attempt for it, and
+    # the two were handed over again (after the first send), not left for the sweep.
+    assert [(n.attempts, n.deliveries[0].attempts) for n in sent] == [(1, 1)] * 3
+    assert sent[0].relayed_at < sent[1].relayed_at == sent[2].relayed_at
+
+
+def test_a_broadcast_to_more_subscribers_than_one_relay_takes_is_handed_over_at_once(app):
+    village, service = make_village()
+    for i in range(510):
+        req = submit(village, service, phone=None)
+        db.session.add(
+            PushSubscription(request_id=req.id, endpoint=f"https://push.test/{i}", p256dh="k", auth="a")
+        )
+    db.session.commit()
+    events.emit(
+        events.ANNOUNCEMENT_PUBLISHED, announcement_id=1, village_id=village.id, title="Rapat", path="/"
+    )
+    db.session.commit()
+    sent = notifications(kind="announcement")
+    assert len(sent) == 510
+    # No push keys here, so each ends cancelled; what matters is that none waits for the sweep.
+    assert all(n.relayed_at is not None and n.state == CANCELLED for n in sent)
+    assert len({n.dedupe_key for n in sent}) == 510
+
+
 # --- channels ------------------------------------------------------------------------------------
 
 

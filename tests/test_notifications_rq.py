@@ -287,6 +287,30 @@ def test_a_worker_killed_mid_job_still_delivers_exactly_once(app, queued, worker
     assert {r["headers"]["idempotency-key"] for r in wa.requests} == {f"balai-{n.id}-whatsapp"}
 
 
+def test_a_worker_killed_mid_batch_sends_the_rest_of_its_batch_once_its_lease_runs_out(app, queued, workers):
+    from app.notifications import outbox
+
+    with Gateway(delay_first=4) as wa:
+        village, service = make_village()
+        set_channels(village, whatsapp="webhook", whatsapp_url=wa.url)
+        for i in range(3):
+            submit(village, service, phone=f"+62812345678{i:02d}")
+        db.session.info.pop("balai_after_commit")
+        db.session.commit()
+        assert outbox.relay() == 3  # one batch job for the three
+        first = workers(queued)
+        wait_until(lambda: len(wa.requests) == 1)
+        first.kill()  # the first message is at the gateway; the other two were claimed with it
+        assert {state_of(n.id) for n in db.session.scalars(select(Notification))} == {"sending"}
+        workers(queued)
+        wait_until(lambda: delivered_count() == 3, timeout=90)
+    references = [r["headers"]["idempotency-key"] for r in wa.requests]
+    assert len(wa.delivered) == 3 and len(references) == 4  # only the first went out twice
+    assert sorted(set(references)) == sorted(
+        f"balai-{n.id}-whatsapp" for n in db.session.scalars(select(Notification))
+    )
+
+
 @pytest.fixture
 def own_redis():
     """A Redis of our own on a spare port, so stopping it disturbs nobody else."""

@@ -42,6 +42,20 @@ def test_home_search_finds_a_demo_village_and_answers_htmx_with_a_fragment(clien
     assert "Desa Hanura" in body and "Teluk Pandan" in body and "<html" not in body
 
 
+def test_home_search_finds_villages_by_name_and_by_a_typed_web_address(app, client):
+    from app.extensions import db
+    from app.tenancy import activate_village
+
+    activate_village("18.09.10.2004", slug="hanura-telukpandan")
+    activate_village("18.09.10.2005", slug="desa-kedua")
+    db.session.commit()
+    by_name = client.get("/?q=han").get_data(as_text=True)
+    assert "hanura-telukpandan" in by_name
+    # A word that is only in a web address finds nothing; the address itself, typed, does.
+    assert "hanura-telukpandan" not in client.get("/?q=telukpandan").get_data(as_text=True)
+    assert "hanura-telukpandan" in client.get("/?q=hanura-teluk").get_data(as_text=True)
+
+
 def test_healthz_reports_the_database(client):
     response = client.get("/healthz")
     assert response.status_code == 200

@@ -131,9 +131,10 @@ def _to_rq(app: Flask, path, args, queue, timeout, intervals, job_id) -> None:
 
 
 def enqueue_many(app: Flask, jobs: list[tuple]) -> None:
-    """Put ``(path, args, queue, timeout, retry_intervals, job_id)`` jobs on rq in one round trip.
+    """Put ``(path, args, queue, timeout, retry_intervals, job_id[, at])`` jobs on rq in one round trip.
 
-    Raises RedisError when Redis cannot take them (and marks Redis as down for a few seconds).
+    A job with an ``at`` (an aware datetime) waits in rq's scheduler until then. Raises RedisError
+    when Redis cannot take them (and marks Redis as down for a few seconds).
     """
     from redis.exceptions import RedisError
     from rq import Queue, Retry
@@ -141,8 +142,12 @@ def enqueue_many(app: Flask, jobs: list[tuple]) -> None:
     connection = redis_connection(app.config["REDIS_URL"])
     try:
         by_queue: dict[str, list] = {}
-        for path, args, queue, timeout, intervals, job_id in jobs:
+        later: list[tuple] = []
+        for path, args, queue, timeout, intervals, job_id, *at in jobs:
             retry = Retry(max=len(intervals), interval=list(intervals)) if intervals else None
+            if at and at[0] is not None:
+                later.append((queue, at[0], path, args, timeout, retry, job_id))
+                continue
             data = Queue.prepare_data(
                 path, args=args, timeout=timeout, retry=retry, job_id=job_id, result_ttl=300
             )
@@ -150,6 +155,17 @@ def enqueue_many(app: Flask, jobs: list[tuple]) -> None:
         with connection.pipeline() as pipe:
             for name, datas in by_queue.items():
                 Queue(name, connection=connection).enqueue_many(datas, pipeline=pipe)
+            for name, at, path, args, timeout, retry, job_id in later:
+                Queue(name, connection=connection).enqueue_at(
+                    at,
+                    path,
+                    *args,
+                    job_timeout=timeout,
+                    retry=retry,
+                    job_id=job_id,
+                    result_ttl=300,
+                    pipeline=pipe,
+                )
             pipe.execute()
     except RedisError:
         mark_redis_down()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime
+from sqlalchemy import DDL, DateTime, Index, event
 from sqlalchemy.types import TypeDecorator
 
 
@@ -42,3 +42,24 @@ def schema_filter(dialect_name: str):
         return dialect_name in wanted
 
     return include
+
+
+def trigram_indexes(table: str, *columns: str) -> tuple[Index, ...]:
+    """Word search (ILIKE '%kopi%') on PostgreSQL: a pg_trgm GIN index per column. SQLite has no
+    such index; it scans, fast enough at a village's or a regency's size."""
+    return tuple(
+        Index(
+            f"ix_{table}_{column}_trgm",
+            column,
+            postgresql_using="gin",
+            postgresql_ops={column: "gin_trgm_ops"},
+        ).ddl_if(dialect="postgresql")
+        for column in columns
+    )
+
+
+def needs_pg_trgm(table) -> None:
+    """Create pg_trgm before ``table`` on PostgreSQL (a trusted extension: the database's owner may)."""
+    event.listen(
+        table, "before_create", DDL("CREATE EXTENSION IF NOT EXISTS pg_trgm").execute_if(dialect="postgresql")
+    )

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
-    DDL,
     Boolean,
     Column,
     ForeignKey,
@@ -15,13 +14,12 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    event,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.domain.errors import N_
 from app.extensions import db
-from app.models.base import UTCDateTime, utcnow
+from app.models.base import UTCDateTime, needs_pg_trgm, trigram_indexes, utcnow
 from app.models.village import Village
 
 CATEGORIES: tuple[tuple[str, str], ...] = (
@@ -99,17 +97,8 @@ class Product(db.Model):
         # A village's shop and a BUMDes's own list.
         Index("ix_products_village", "village_id", "published", "id"),
         Index("ix_products_bumdes", "bumdes_id", "id"),
-        # Word search (ILIKE '%kopi%') on PostgreSQL: trigram GIN indexes (extension pg_trgm).
-        # SQLite has no such index; it scans, fast enough at a village's or a regency's size.
-        *(
-            Index(
-                f"ix_products_{column}_trgm",
-                column,
-                postgresql_using="gin",
-                postgresql_ops={column: "gin_trgm_ops"},
-            ).ddl_if(dialect="postgresql")
-            for column in ("name", "description")
-        ),
+        # Word search (ILIKE '%kopi%'): trigram indexes on PostgreSQL.
+        *trigram_indexes("products", "name", "description"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -216,9 +205,4 @@ class Order(db.Model):
         return ORDER_NEXT[self.status]
 
 
-# The trigram indexes above need pg_trgm (a trusted extension: the database's owner may create it).
-event.listen(
-    Product.__table__,
-    "before_create",
-    DDL("CREATE EXTENSION IF NOT EXISTS pg_trgm").execute_if(dialect="postgresql"),
-)
+needs_pg_trgm(Product.__table__)

@@ -56,6 +56,8 @@ def _configure(app: Flask) -> None:
             int(x) for x in _env_list("NOTIFY_RETRY_INTERVALS", "30,120,600,1800,7200")
         ],
         "NOTIFY_JOB_TIMEOUT": int(env.get("NOTIFY_JOB_TIMEOUT", "60")),
+        # Notifications one job claims and sends together (a query or two per batch, not per message).
+        "NOTIFY_BATCH_SIZE": int(env.get("NOTIFY_BATCH_SIZE", "50")),
         # A run that holds a notification longer than this is presumed dead (its worker was killed).
         "NOTIFY_LEASE_SECONDS": int(env.get("NOTIFY_LEASE_SECONDS", "120")),
         "NOTIFY_DIGEST_HOUR": int(env.get("NOTIFY_DIGEST_HOUR", "7")),

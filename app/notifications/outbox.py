@@ -13,13 +13,28 @@ import logging
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import (
+    JSON,
+    Integer,
+    String,
+    and_,
+    any_,
+    bindparam,
+    cast,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from app import events
 from app.domain import states
 from app.extensions import db
 from app.jobs import enqueue_many, on_commit, redis_available, run_inprocess
 from app.models import Role, ServiceRequest, StatusChange, User, Village, utcnow
+from app.models.base import UTCDateTime
 from app.models.notifications import (
     CANCELLED,
     CREATED,
@@ -38,6 +53,8 @@ from app.notifications import messages
 
 log = logging.getLogger(__name__)
 DELIVER = "app.notifications.jobs.deliver"
+SEND_BATCH = "app.notifications.jobs.send_batch"
+RELAY_CHUNK = 5000  # ids per relay statement (a 100,000-recipient announcement takes 20)
 QUEUE_FOR_ROUTE = {RESIDENT: "high", RESIDENT_EMAIL: "high", USER_EMAIL: "default", RESIDENT_PUSH: "low"}
 OFFICIAL_ROLES = (Role.OPERATOR, Role.HEAD)
 
@@ -141,31 +158,46 @@ def _announcement_published(payload: dict) -> list[int]:
         "path": payload.get("path"),
     }
     announcement = payload.get("announcement_id")
-    subscribed = (
-        select(ServiceRequest.id, ServiceRequest.locale)
-        .where(
-            ServiceRequest.village_id == village.id,
-            ServiceRequest.notify.is_(True),
-            ServiceRequest.id.in_(select(PushSubscription.request_id)),
-        )
-        .order_by(ServiceRequest.id)
+    now = utcnow()
+    # One INSERT ... SELECT however many subscribers (a busy village, or one day a whole kabupaten).
+    subscribed = select(
+        literal("announcement"),
+        literal(RESIDENT_PUSH),
+        literal(village.id),
+        ServiceRequest.id,
+        ServiceRequest.locale,
+        literal(params, JSON),
+        literal(f"ann{announcement}"),
+        literal(f"announcement-{announcement}:") + cast(ServiceRequest.id, String),
+        literal(QUEUE_FOR_ROUTE[RESIDENT_PUSH]),
+        literal(CREATED),
+        literal(0),
+        literal(""),
+        literal(now, UTCDateTime),
+        literal(now, UTCDateTime),
+    ).where(
+        ServiceRequest.village_id == village.id,
+        ServiceRequest.notify.is_(True),
+        ServiceRequest.id.in_(select(PushSubscription.request_id)),
     )
-    rows = [
-        _notification(
-            "announcement",
-            RESIDENT_PUSH,
-            village.id,
-            params,
-            locale,
-            request_id=request_id,
-            topic=f"ann{announcement}",
-            dedupe_key=f"announcement-{announcement}:{request_id}",
-        )
-        for request_id, locale in db.session.execute(subscribed)
-    ]
-    db.session.add_all(rows)
-    db.session.flush()
-    return [n.id for n in rows]
+    columns = (
+        "kind",
+        "route",
+        "village_id",
+        "request_id",
+        "locale",
+        "params",
+        "topic",
+        "dedupe_key",
+        "queue",
+        "state",
+        "attempts",
+        "last_error",
+        "created_at",
+        "updated_at",
+    )
+    stmt = insert(Notification).from_select(columns, subscribed).returning(Notification.id)
+    return sorted(db.session.scalars(stmt))
 
 
 def notify_resident(req: ServiceRequest, kind: str, params: dict) -> list[int]:
@@ -267,61 +299,80 @@ def _notification(kind, route, village_id, params, locale, **fields) -> Notifica
 # --- relaying (after the commit, and from the sweep) -------------------------------------------
 
 
+def among(column, ids: list[int]):
+    """``column IN ids``; on PostgreSQL one array parameter (``= ANY``) rather than thousands."""
+    if db.engine.dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(ids), type_=ARRAY(Integer)))
+    return column.in_(ids)
+
+
 def relay_ids(ids: list[int]) -> int:
-    """Hand these just-committed notifications to the queue (the fast path)."""
-    return relay(ids=ids)
+    """Hand these just-committed notifications to the queue (the fast path), however many."""
+    return sum(
+        relay(ids=ids[i : i + RELAY_CHUNK], limit=RELAY_CHUNK) for i in range(0, len(ids), RELAY_CHUNK)
+    )
 
 
 def relay(ids: list[int] | None = None, limit: int = 500) -> int:
-    """Claim up to ``limit`` unrelayed rows and hand them over; returns how many were handed over.
+    """Claim up to ``limit`` unrelayed rows and hand them over in batches; returns how many.
 
-    On PostgreSQL rows are claimed with FOR UPDATE SKIP LOCKED, so two relays (a web process and
-    the sweep, or two workers) never take the same row. SQLite has a single writer, so the
-    UPDATE that marks them is enough there.
+    One UPDATE marks the rows as handed over; on PostgreSQL it takes them with FOR UPDATE SKIP
+    LOCKED, so two relays (a web process and the sweep, or two workers) never take the same row.
+    SQLite has a single writer, so the UPDATE alone is enough there. Each batch of
+    NOTIFY_BATCH_SIZE rows of one queue becomes one ``send_batch`` job.
     """
     app = current_app._get_current_object()
-    stmt = select(Notification.id, Notification.queue).where(Notification.relayed_at.is_(None))
+    free = select(Notification.id).where(Notification.relayed_at.is_(None))
     if ids is not None:
-        stmt = stmt.where(Notification.id.in_(ids))
-    stmt = stmt.order_by(Notification.id).limit(limit)
+        free = free.where(among(Notification.id, ids))
+    free = free.order_by(Notification.id).limit(limit)
     if db.engine.dialect.name == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True)
-    rows = db.session.execute(stmt).all()
+        free = free.with_for_update(skip_locked=True)
+    rows = db.session.execute(
+        update(Notification)
+        .where(Notification.id.in_(free.scalar_subquery()))
+        .values(relayed_at=utcnow())
+        .returning(Notification.id, Notification.queue)
+        .execution_options(synchronize_session=False)
+    ).all()
     if not rows:
         db.session.commit()
         return 0
-    claimed = [row.id for row in rows]
-    mark = (
-        update(Notification)
-        .where(Notification.id.in_(claimed))
-        .values(relayed_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
+    size = max(1, int(app.config["NOTIFY_BATCH_SIZE"]))
+    by_queue: dict[str, list[int]] = {}
+    for row in sorted(rows, key=lambda r: r.id):
+        by_queue.setdefault(row.queue, []).append(row.id)
+    batches = [
+        (queue, queued[i : i + size])
+        for queue, queued in by_queue.items()
+        for i in range(0, len(queued), size)
+    ]
     if app.config.get("REDIS_URL"):
         from redis.exceptions import RedisError
 
         if not redis_available():
             db.session.rollback()
             return 0
-        timeout = app.config["NOTIFY_JOB_TIMEOUT"]
-        intervals = app.config["NOTIFY_RETRY_INTERVALS"]
+        # A batch may wait for the gateways up to half its lease, then its last sends finish.
+        timeout = app.config["NOTIFY_JOB_TIMEOUT"] + app.config["NOTIFY_LEASE_SECONDS"] // 2
         try:
-            enqueue_many(app, [(DELIVER, (row.id,), row.queue, timeout, intervals, None) for row in rows])
+            # Enqueued before the commit: a job that starts at once waits for the rows' locks.
+            intervals = list(app.config["NOTIFY_RETRY_INTERVALS"])
+            enqueue_many(
+                app, [(SEND_BATCH, (batch, intervals), queue, timeout, [], None) for queue, batch in batches]
+            )
         except RedisError as exc:
             db.session.rollback()
             log.warning(
                 "Redis unavailable: %d notifications wait for the sweep (%s)", len(rows), type(exc).__name__
             )
             return 0
-        db.session.execute(mark)
         db.session.commit()
     else:
-        # Mark first: the in-process job may run inline and must find the row unlocked.
-        db.session.execute(mark)
-        db.session.commit()
-        for nid in claimed:
-            run_inprocess(app, DELIVER, (nid,))
-    return len(claimed)
+        db.session.commit()  # before the in-process jobs run: they may run inline, on this thread
+        for _queue, batch in batches:
+            run_inprocess(app, SEND_BATCH, (batch,))
+    return len(rows)
 
 
 def sweep(batches: int = 20) -> int:

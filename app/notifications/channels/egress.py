@@ -15,9 +15,11 @@ stand-in on the developer's machine) lets loopback through; production never doe
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import socket
+import threading
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -141,13 +143,32 @@ class Answer:
         return json.loads(self.content)
 
 
+_local = threading.local()
+
+
+@contextlib.contextmanager
+def keep_alive():
+    """Within this block, gateway calls on this thread share one checked session (kept-alive connections).
+
+    A batch of messages to one gateway then costs one TLS handshake, not one per message; every
+    connection the session opens is still checked against the forbidden addresses.
+    """
+    _local.session = http = session()
+    try:
+        yield http
+    finally:
+        _local.session = None
+        http.close()
+
+
 def post(url: str, *, timeout, **kwargs) -> Answer:
     """POST to a gateway: public addresses only, no redirects followed, a bounded answer.
 
     Raises InvalidIPAddress for a forbidden address and requests' own errors otherwise.
     """
+    shared = getattr(_local, "session", None)
     with (
-        session() as http,
+        contextlib.nullcontext(shared) if shared is not None else session() as http,
         http.post(url, timeout=timeout, allow_redirects=False, stream=True, **kwargs) as response,
     ):
         body = b""
