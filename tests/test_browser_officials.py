@@ -1,0 +1,93 @@
+"""The officials' workbench on a 360 px phone, as the server sends it: every page readable, no CSP errors."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Holiday, Service, ServiceRequest, Village
+
+pytestmark = pytest.mark.browser
+
+# How a page reads at 360 px: no sideways scrolling, the header on one row, and every value of a
+# label/value list (.facts) either at least half the list's width or stacked under its label.
+LAYOUT_JS = """() => {
+  const se = document.scrollingElement;
+  const narrow = [...document.querySelectorAll('.facts')].flatMap(dl => {
+    const width = dl.getBoundingClientRect().width;
+    return [...dl.querySelectorAll(':scope > dd')].filter(dd => {
+      const dt = dd.previousElementSibling, r = dd.getBoundingClientRect();
+      const stacked = dt && dt.getBoundingClientRect().bottom <= r.top + 1;
+      return r.width < width / 2 && !stacked;
+    }).map(dd => dd.textContent.trim().slice(0, 30) + ' ' + Math.round(dd.getBoundingClientRect().width) + 'px');
+  });
+  const header = document.querySelector('header.top');
+  const links = [...header.querySelectorAll('a')].map(a => Math.round(a.getBoundingClientRect().top));
+  return {scroll: se.scrollWidth, inner: innerWidth, narrow, rows: new Set(links).size};
+}"""
+
+
+def sign_in(page, base: str, email: str, password: str) -> None:
+    page.goto(base + "/akun/masuk")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Kata sandi").fill(password)
+    page.locator("main form button").click()
+    page.wait_for_url(re.compile(r"/(kantor|bumdes|admin)"))
+
+
+def officials_paths() -> list[str]:
+    """Every page an operator of the first demo village opens under /kantor/, with demo data."""
+    village = db.session.scalar(select(Village).where(Village.slug == "hanura"))
+    db.session.add(
+        Holiday(village_id=village.id, day=date.today() + timedelta(days=40), name="Hari Bhayangkara")
+    )
+    db.session.commit()
+    requests = db.session.scalars(
+        select(ServiceRequest.id).where(ServiceRequest.village_id == village.id).order_by(ServiceRequest.id)
+    ).all()
+    service = db.session.scalar(select(Service.id).where(Service.village_id == village.id))
+    return [
+        "/kantor/",
+        "/kantor/?status=semua",
+        "/kantor/loket",
+        "/kantor/layanan",
+        "/kantor/layanan/baru",
+        f"/kantor/layanan/{service}",
+        "/kantor/libur",
+        "/kantor/laporan",
+        "/kantor/pengaturan-surat",
+        *(f"/kantor/permohonan/{i}" for i in requests),
+    ]
+
+
+def test_every_officials_page_reads_well_on_a_360_px_phone(app, demo, live_server, page):
+    paths = officials_paths()
+    assert len(paths) > 15
+    sign_in(page, live_server, "operator.hanura@balai.test", demo)
+    for path in paths:
+        response = page.goto(live_server + path)
+        assert response.status == 200, path
+        layout = page.evaluate(LAYOUT_JS)
+        assert layout["scroll"] <= layout["inner"], f"{path} scrolls sideways: {layout}"
+        assert layout["narrow"] == [], f"{path}: values squeezed beside their labels {layout['narrow']}"
+        assert layout["rows"] == 1, f"{path}: the staff header wraps to {layout['rows']} rows"
+    # The request page: the NIK and the phone number each read on one line.
+    page.goto(live_server + paths[-1])
+    for label in ("NIK", "Nomor HP"):
+        value = page.locator(f".facts dt:text-is('{label}') + dd")
+        assert value.evaluate("dd => dd.getBoundingClientRect().height") < 30, label
+    assert page.errors == []
+
+
+def test_the_staff_header_tells_messages_from_orders_on_one_row(app, demo, live_server, page):
+    sign_in(page, live_server, "bumdes.hanura@balai.test", demo)
+    page.goto(live_server + "/bumdes/")
+    nav = page.get_by_role("navigation", name="Menu utama")
+    assert nav.get_by_role("link", name=re.compile("^Kotak masuk")).is_visible()
+    assert nav.get_by_role("link", name="Pesan").count() == 0
+    assert page.get_by_role("navigation", name="Menu BUMDes").get_by_role("link", name="Pesanan").is_visible()
+    assert page.evaluate(LAYOUT_JS)["rows"] == 1
