@@ -91,3 +91,39 @@ def test_the_staff_header_tells_messages_from_orders_on_one_row(app, demo, live_
     assert nav.get_by_role("link", name="Pesan").count() == 0
     assert page.get_by_role("navigation", name="Menu BUMDes").get_by_role("link", name="Pesanan").is_visible()
     assert page.evaluate(LAYOUT_JS)["rows"] == 1
+
+
+def test_htmx_actions_on_officials_pages_break_no_content_security_rule(app, demo, live_server, page):
+    sign_in(page, live_server, "operator.hanura@balai.test", demo)
+    page.goto(live_server + "/kantor/")
+    with page.expect_response(re.compile(r"/kantor/\?")):
+        page.get_by_label("Status").select_option("semua")
+    with page.expect_response(re.compile(r"/kantor/\?.*q=")):
+        page.get_by_label(re.compile("^Cari")).fill("Siti")
+    submitted = db.session.scalar(
+        select(ServiceRequest.id).where(ServiceRequest.status == "diajukan").order_by(ServiceRequest.id)
+    )
+    page.goto(live_server + f"/kantor/permohonan/{submitted}")
+    with page.expect_response(re.compile(r"/aksi$")):
+        page.locator("#permohonan").get_by_role("button", name="Verifikasi").click()
+    page.locator("#permohonan .badge", has_text="Diverifikasi").wait_for()
+    page.goto(live_server + "/notifikasi")
+    with page.expect_response(re.compile(r"/notifikasi")):
+        page.get_by_role("button", name=re.compile("Tandai semua")).click()
+    assert page.errors == []
+
+    page.context.clear_cookies()
+    sign_in(page, live_server, "bumdes.hanura@balai.test", demo)
+    page.get_by_role("link", name="Produk").first.click()
+    row = page.locator("li.prow").first
+    with page.expect_response(re.compile(r"/ubah$")):
+        row.get_by_role("link", name="Ubah").click()
+    with page.expect_response(re.compile(r"/produk/\d+$")):
+        page.locator("li.prow").first.get_by_role("link", name="Batal").click()
+    with page.expect_response(re.compile(r"/tersedia$")):
+        page.locator("li.prow").first.get_by_role("button", name=re.compile("Tandai")).click()
+    page.get_by_role("link", name="Pesanan", exact=True).click()
+    page.get_by_role("link", name=re.compile(r"^Dikonfirmasi \(")).click()
+    with page.expect_response(re.compile(r"/status$")):
+        page.locator("li.orow").first.get_by_role("button", name="Selesai").click()
+    assert page.errors == [], page.errors

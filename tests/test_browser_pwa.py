@@ -210,3 +210,12 @@ def test_a_draft_the_server_refuses_goes_back_into_its_form(app, hanura, live_se
     page.get_by_text("perlu diperbaiki").wait_for()
     assert page.input_value("[name=name]") == "Siti Wulandari"
     assert page.input_value("[name=nik]") == "1809107508920001"
+
+
+def test_the_browser_finds_an_icon_at_favicon_ico(app, live_server, page):
+    page.goto(live_server + "/")
+    icon = page.request.get(live_server + "/favicon.ico")
+    assert icon.status == 200 and icon.headers["content-type"] == "image/vnd.microsoft.icon"
+    assert icon.body()[:4] == b"\x00\x00\x01\x00"  # an ICO file
+    page.goto(live_server + "/favicon.ico")
+    assert page.evaluate("document.images.length && document.images[0].naturalWidth") >= 16

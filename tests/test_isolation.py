@@ -58,6 +58,7 @@ class Policy:
 PUBLIC = Policy("public", EVERYONE, login=False)
 WITH_SECRET = Policy("resident with code / private token", EVERYONE, login=False)
 RECEIPT = Policy("the session that submitted the request", frozenset({RESIDENT}), login=False)
+ORDER_RECEIPT = Policy("the session that placed the order", frozenset({RESIDENT}), login=False)
 API_KEY = Policy("API key of the village", frozenset(), login=False)
 VILLAGE_WORK = Policy("village official of that village", frozenset({OPERATOR_A, HEAD_A}))
 VILLAGE_WORK_OWN = Policy(
@@ -110,6 +111,7 @@ ROUTES: dict[str, Route] = {
     # --- public pages, the PWA shell and the public half of each area
     "public.home": Route(PUBLIC, lambda d: "/"),
     "public.logo": Route(PUBLIC, lambda d: "/desa/hanura/logo", also_ok=frozenset({404})),
+    "pwa.favicon": Route(PUBLIC, lambda d: "/favicon.ico"),
     "pwa.healthz": Route(PUBLIC, lambda d: "/healthz"),
     "pwa.manifest": Route(PUBLIC, lambda d: "/manifest.webmanifest"),
     "pwa.offline": Route(PUBLIC, lambda d: "/offline"),
@@ -158,6 +160,7 @@ ROUTES: dict[str, Route] = {
     "bumdes.shop": Route(PUBLIC, lambda d: "/desa/hanura/produk"),
     "bumdes.product": Route(PUBLIC, _product_url),
     "bumdes.order": Route(PUBLIC, lambda d: _product_url(d) + "/pesan"),
+    "bumdes.order_placed": Route(ORDER_RECEIPT, lambda d: f"/pesanan/{d.order_id}"),
     "bumdes.photo": Route(PUBLIC, lambda d: f"/produk/foto/{d.product_photo_id}/320"),
     "bumdes.feed": Route(PUBLIC, lambda d: "/produk.json"),
     "bumdes.village_feed": Route(PUBLIC, lambda d: "/desa/hanura/produk.json"),
@@ -493,6 +496,7 @@ def make_clients(app, world) -> dict[str, RoleClient]:
         clients[role] = rc
     with clients[RESIDENT].client.session_transaction() as session:
         session["receipts"] = {world.code: world.token}
+        session["orders"] = [[world.order_id, world.product_id]]
     return clients
 
 
