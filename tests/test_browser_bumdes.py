@@ -120,3 +120,53 @@ def test_the_product_form_asks_for_a_category_instead_of_picking_one(app, demo, 
         db.session.scalar(select(Product.category).where(Product.name == "Keripik Pisang Kepok")) == "kuliner"
     )
     assert [e for e in page.errors if "Content Security Policy" in e] == []
+
+
+def test_a_portrait_photo_leaves_price_and_order_buttons_on_the_first_screen_of_a_dpr_2_phone(
+    app, demo, live_server, _chromium
+):
+    from app.bumdes import commerce
+    from app.domain.photos import placeholder_image
+    from app.domain.storage import PhotoStore
+
+    fish = db.session.scalar(select(Product).where(Product.name == "Ikan Kakap Merah Segar"))
+    store = PhotoStore(app.config["UPLOAD_DIR"])
+    for photo in list(fish.photos):
+        commerce.delete_photo(photo, store)
+    db.session.commit()
+    for color in ((40, 90, 160), (160, 90, 40)):
+        commerce.add_photo(fish, placeholder_image("Kakap", color, (900, 1600)), store)
+    fish.description = "Ikan segar dari nelayan Pantai Mutun.\n" * 6
+    db.session.commit()
+
+    context = _chromium.new_context(
+        viewport={"width": 360, "height": 640},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+        locale="id-ID",
+    )
+    page = context.new_page()
+    try:
+        page.goto(live_server + f"/produk/{fish.id}-{fish.slug}", wait_until="load")
+        hero = page.locator("img.hero-img")
+        hero.evaluate("img => img.decode()")
+        chosen = hero.evaluate("img => img.currentSrc")
+        assert re.search(r"/produk/foto/\d+/(320|640)$", chosen), chosen
+        assert hero.evaluate("img => img.naturalWidth") <= 720
+        for element in (
+            page.locator(".price.big"),
+            page.get_by_role("link", name=re.compile("Pesan lewat WhatsApp")),
+            page.get_by_role("link", name="Pesan lewat formulir"),
+        ):
+            box = element.bounding_box()
+            assert box["y"] + box["height"] <= 640, element
+        assert page.evaluate("document.scrollingElement.scrollWidth <= innerWidth")
+        spent = page.evaluate(
+            """() => performance.getEntriesByType('navigation').concat(performance.getEntriesByType('resource'))
+                 .reduce((sum, e) => sum + e.transferSize, 0)"""
+        )
+        print(f"first visit {spent / 1024:.1f} KB, photo {chosen}")
+        assert spent <= 50 * 1024, f"first visit {spent / 1024:.1f} KB"
+    finally:
+        context.close()

@@ -21,6 +21,9 @@ from app.web import active_village_or_404, render, send_stored_photo
 ORDER_RATE_LIMIT = "5 per minute;20 per hour"
 ORDERS_KEPT = 10  # orders a browser session may reopen (its confirmation pages)
 PHOTO_SIZES = {320: "small_name", 640: "medium_name", 1600: "stored_name"}
+# The product photo is at most this tall (balai.css .hero-img) and at most the page's width (44 rem).
+HERO_MAX_HEIGHT_REM = 15
+PAGE_WIDTH_REM = 44
 
 
 def absolute(endpoint: str, **values) -> str:
@@ -111,11 +114,22 @@ def _product_page(item: Product, form: OrderForm, status: int = 200):
         product=item,
         form=form,
         placed=placed,
+        hero_sizes=hero_sizes(item.cover) if item.cover else None,
         quantity=quantity,
         wa_link=commerce.whatsapp_link(number, item, quantity, page_url),
         page_url=page_url,
         og_image=absolute("bumdes.photo", photo_id=item.cover.id, size=640) if item.cover else None,
     )
+
+
+def hero_sizes(photo: ProductPhoto) -> str:
+    """The ``sizes`` of the product photo: the width it is drawn at, so a phone fetches no bigger file.
+
+    The photo fits a box as wide as the page and HERO_MAX_HEIGHT_REM tall: a portrait photo is drawn
+    narrower than the screen, and at twice the pixels (DPR 2) the 640 px variant suffices.
+    """
+    drawn = min(HERO_MAX_HEIGHT_REM * photo.width / photo.height, PAGE_WIDTH_REM)
+    return f"(min-width: {drawn + 1.5:.2f}rem) {drawn:.2f}rem, calc(100vw - 1.5rem)"
 
 
 def _quantity_arg() -> int:
