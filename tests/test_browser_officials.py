@@ -127,3 +127,66 @@ def test_htmx_actions_on_officials_pages_break_no_content_security_rule(app, dem
     with page.expect_response(re.compile(r"/status$")):
         page.locator("li.orow").first.get_by_role("button", name="Selesai").click()
     assert page.errors == [], page.errors
+
+
+# Each run of characters between slashes of the letter number, and on how many lines it was drawn.
+NUMBER_TOKENS_JS = """() => {
+  const b = document.querySelector('dd.number b');
+  const text = b.textContent, range = document.createRange(), out = [];
+  const nodes = [...b.childNodes].filter(n => n.nodeType === 3);
+  for (const node of nodes) {
+    let start = 0;
+    for (const part of node.textContent.split('/')) {
+      if (part) {
+        range.setStart(node, start); range.setEnd(node, start + part.length);
+        out.push([part, new Set([...range.getClientRects()].map(r => Math.round(r.top))).size]);
+      }
+      start += part.length + 1;
+    }
+  }
+  return {text, tokens: out};
+}"""
+
+
+def test_the_verification_page_shows_the_printed_name_who_really_acted_and_an_unbroken_number(
+    app, demo, live_server, page
+):
+    from app import letters
+    from app.models import User
+    from app.models.letters import VillageLetterSettings
+    from tests.test_officials import advance, make_request, make_service
+
+    village = db.session.scalar(select(Village).where(Village.slug == "hanura"))
+    db.session.merge(
+        VillageLetterSettings(
+            village_id=village.id,
+            require_head_approval=False,
+            number_pattern="{klasifikasi}/{nomor}/{kode_desa}/18.09.10.2004/{bulan}/{tahun}",
+        )
+    )
+    service = make_service(village)
+    operator = db.session.scalar(select(User).where(User.email == "operator.hanura@balai.test"))
+    req = advance(make_request(village, service, name="Siti Wulandari Rahmawati"), "verify", "start")
+    letter = letters.issue(
+        req,
+        operator,
+        expected_version=req.version,
+        note=None,
+        base_url=live_server,
+        upload_dir="/nonexistent",
+    )
+    db.session.commit()
+
+    # The address the letter's QR code carries.
+    page.goto(re.search(rb"/URI \((http[^)]+/verifikasi/[^)]+)\)", letter.pdf).group(1).decode())
+    assert page.locator("#pemegang").inner_text() == "Siti Wulandari Rahmawati"
+    assert req.nik not in page.content()
+    actor = page.locator("#penyetuju")
+    assert operator.name in actor.inner_text() and "Tidak ada persetujuan Kepala Desa" in actor.inner_text()
+    assert page.get_by_text("Disetujui di Balai oleh").count() == 0
+    number = page.evaluate(NUMBER_TOKENS_JS)
+    assert number["text"] == letter.number
+    assert [part for part, lines in number["tokens"] if lines != 1] == [], number
+    layout = page.evaluate(LAYOUT_JS)
+    assert layout["scroll"] <= layout["inner"] and layout["narrow"] == []
+    assert page.errors == []
