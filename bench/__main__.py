@@ -21,7 +21,7 @@ from bench.support import RESULTS, ROOT, machine, postgres_reachable, table
 
 BENCH = Path(__file__).resolve().parent
 OURS = ("page_weights", "paint", "load", "lighthouse")
-OTHERS = ("queue_bench", "notify_bench", "catalog_bench", "dashboard_bench")
+OTHERS = ("queue_bench", "notify_bench", "catalog_bench", "dashboard_bench", "village_search_bench")
 SCRATCH_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/balai_bench"
 
 

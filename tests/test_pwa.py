@@ -3,6 +3,8 @@
 import json
 import re
 
+import pytest
+
 from app import create_app
 from app.config import ProductionConfig
 
@@ -93,3 +95,22 @@ def test_production_refuses_to_start_without_a_secret_key(monkeypatch):
         assert "SECRET_KEY" in str(exc)
     else:
         raise AssertionError("production started without SECRET_KEY")
+
+
+@pytest.mark.parametrize(
+    "query", ["Desa Hanura", "hanura", "teluk pandan", "pesawaran", "hanra", "Kec. Teluk Pandan", "HANURA"]
+)
+def test_home_search_finds_a_village_by_prefix_kecamatan_kabupaten_or_with_one_typo(client, demo, query):
+    body = client.get("/", query_string={"q": query}).get_data(as_text=True)
+    assert 'href="/desa/hanura/"' in body, query
+
+
+def test_home_search_finds_a_pekon_by_its_name_with_the_word_pekon(client, demo):
+    body = client.get("/?q=Pekon+Trimulyo").get_data(as_text=True)
+    assert 'href="/desa/trimulyo/"' in body and 'href="/desa/hanura/"' not in body
+
+
+def test_home_search_for_something_that_matches_nothing_says_only_that(client, demo):
+    body = client.get("/?q=zzyzx").get_data(as_text=True)
+    assert "Tidak ada desa yang cocok dengan “zzyzx”." in body
+    assert "belum memakai Balai" not in body and 'href="/desa/' not in body

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, String, Text
+from sqlalchemy import DDL, Boolean, ForeignKey, Index, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -17,6 +17,16 @@ HEAD_TITLES = ("Kepala Desa", "Peratin", "Lurah", "Kepala Kampung", "Wali Nagari
 
 class Village(db.Model):
     __tablename__ = "villages"
+    __table_args__ = (
+        # The front page's search (LIKE '% hanura%', app/domain/search.py) on PostgreSQL: pg_trgm.
+        # SQLite scans (bench/village_search_bench.py measures both).
+        Index(
+            "ix_villages_search_text_trgm",
+            "search_text",
+            postgresql_using="gin",
+            postgresql_ops={"search_text": "gin_trgm_ops"},
+        ).ddl_if(dialect="postgresql"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"), unique=True)
@@ -31,6 +41,8 @@ class Village(db.Model):
     short_code: Mapped[str] = mapped_column(String(10), default="")
     logo: Mapped[str | None] = mapped_column(String(80))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Name, kecamatan and kabupaten folded for search (app.domain.search.search_text); kept by app.tenancy.
+    search_text: Mapped[str] = mapped_column(String(255), default="", server_default="")
     activated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     region: Mapped[Region] = relationship(lazy="joined")
@@ -42,3 +54,11 @@ class Village(db.Model):
 
     def __repr__(self) -> str:
         return f"<Village {self.slug}>"
+
+
+# The trigram index above needs pg_trgm (a trusted extension: the database's owner may create it).
+event.listen(
+    Village.__table__,
+    "before_create",
+    DDL("CREATE EXTENSION IF NOT EXISTS pg_trgm").execute_if(dialect="postgresql"),
+)
