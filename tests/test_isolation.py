@@ -173,6 +173,7 @@ ROUTES: dict[str, Route] = {
     "dashboards.region_csv": Route(
         PUBLIC, lambda d: "/wilayah/18.09/unduh/desa.csv", also_ok=frozenset({404})
     ),
+    "dashboards.region_xlsx": Route(PUBLIC, lambda d: "/wilayah/18.09/unduh/wilayah.xlsx"),
     # --- the open APIs: aggregates and complaints only, posting needs the village's key
     "api.index": Route(PUBLIC, lambda d: "/api/"),
     "api.openapi": Route(PUBLIC, lambda d: "/api/openapi.json"),

@@ -6,11 +6,12 @@ import csv
 import io
 
 from flask import Response, abort, current_app, flash, redirect, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
-from app import events
+from app import events, spreadsheets
 from app.access import can_manage_region
 from app.dashboards import bp, charts, indicators
 from app.dashboards.forms import (
@@ -248,71 +249,72 @@ def _may_rank(code: str) -> bool:
     )
 
 
-def _fmt(value, kind: str = "") -> str:
-    if value is None:
-        return ""
-    if kind == "share":
-        return f"{round(100 * value)}"
-    if kind == "days":
-        return f"{value:.1f}"
-    return str(value)
+def _region_table(board: figures.Dashboard, table: str) -> tuple[str, list[str], list[list]]:
+    """A dashboard table as (title, column labels, rows), numbers kept as numbers, statuses as labels."""
+    if table == "wilayah":
+        header = [
+            _("Kode"),
+            _("Nama"),
+            _("Desa aktif"),
+            _("Permohonan"),
+            _("Berjalan"),
+            _("Selesai"),
+            _("Ditolak"),
+            _("Terlambat"),
+            _("Median (hari)"),
+            _("Tepat waktu (%)"),
+            _("Produk"),
+            _("Pesanan"),
+        ]
+        rows = [
+            [
+                r.key,
+                r.name,
+                r.active,
+                r.submitted,
+                r.open,
+                r.done,
+                r.rejected,
+                r.overdue,
+                None if r.median_days is None else round(float(r.median_days), 1),
+                None if r.sla_share is None else round(100 * r.sla_share),
+                r.products,
+                r.orders,
+            ]
+            for r in [*board.rows, board.total]
+        ]
+        return _("Wilayah"), header, rows
+    if table == "status":
+        rows = [[_(states.status_label(s)), n] for s, n in figures.status_totals(board.total)]
+        return _("Status"), [_("Status"), _("Jumlah")], rows
+    if table == "layanan":
+        header = [
+            _("Kode layanan"),
+            _("Layanan"),
+            _("Permohonan"),
+            *(_(states.status_label(s)) for s in states.STATUSES),
+        ]
+        rows = [
+            [r.key, r.name, r.submitted, *(r.by_status.get(s, 0) for s in states.STATUSES)]
+            for r in board.services
+        ]
+        return _("Layanan"), header, rows
+    abort(404)
 
 
 @bp.route("/wilayah/<code>/unduh/<table>.csv")
 def region_csv(code: str, table: str):
     board = _board_or_404(code)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    if table == "wilayah":
-        writer.writerow(
-            [
-                "kode",
-                "nama",
-                "desa_aktif",
-                "permohonan",
-                "terbuka",
-                "selesai",
-                "ditolak",
-                "terlambat",
-                "median_hari",
-                "persen_tepat_waktu",
-                "produk",
-                "pesanan",
-            ]
-        )
-        for r in [*board.rows, board.total]:
-            writer.writerow(
-                [
-                    r.key,
-                    r.name,
-                    r.active,
-                    r.submitted,
-                    r.open,
-                    r.done,
-                    r.rejected,
-                    r.overdue,
-                    _fmt(r.median_days, "days"),
-                    _fmt(r.sla_share, "share"),
-                    r.products,
-                    r.orders,
-                ]
-            )
-    elif table == "status":
-        writer.writerow(["status", "jumlah"])
-        for status, n in figures.status_totals(board.total):
-            writer.writerow([status, n])
-    elif table == "layanan":
-        writer.writerow(["kode_layanan", "nama", "permohonan", *states.STATUSES])
-        for r in board.services:
-            writer.writerow([r.key, r.name, r.submitted, *(r.by_status.get(s, 0) for s in states.STATUSES)])
-    else:
-        abort(404)
+    _title, header, rows = _region_table(board, table)
     filename = f"balai-{code}-{table}-{board.period.key}.csv"
-    return Response(
-        out.getvalue(),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+    return spreadsheets.csv_download(header, rows, filename, str(get_locale()))
+
+
+@bp.route("/wilayah/<code>/unduh/<table>.xlsx")
+def region_xlsx(code: str, table: str):
+    board = _board_or_404(code)
+    title, header, rows = _region_table(board, table)
+    return spreadsheets.xlsx_download(title, header, rows, f"balai-{code}-{table}-{board.period.key}.xlsx")
 
 
 # --- Smart Village: candidate list for region admins ----------------------------------------
