@@ -67,6 +67,7 @@ def test_a_double_tap_then_back_and_resend_stores_one_order_and_shows_its_refere
         notice = page.locator("#sudah-dipesan")
         page.wait_for_function("document.activeElement && document.activeElement.id === 'sudah-dipesan'")
         assert reference in notice.inner_text() and notice.evaluate(IN_VIEW_JS)
+    page.wait_for_load_state("networkidle")
     assert orders_by("Rina Pembeli") == 1
     assert db.session.scalar(select(Order).where(Order.buyer_name == "Rina Pembeli")).reference == reference
     assert page.evaluate("document.scrollingElement.scrollWidth <= innerWidth")
@@ -116,6 +117,7 @@ def test_the_product_form_asks_for_a_category_instead_of_picking_one(app, demo, 
     page.get_by_label("Kategori").select_option(label="Kuliner")
     page.get_by_role("button", name="Simpan").click()
     page.wait_for_url(re.compile(r"/bumdes/\d+/produk$"))
+    page.wait_for_load_state("networkidle")  # the list's thumbnails, sent before the page closes
     assert (
         db.session.scalar(select(Product.category).where(Product.name == "Keripik Pisang Kepok")) == "kuliner"
     )

@@ -69,7 +69,8 @@ def test_every_officials_page_reads_well_on_a_360_px_phone(app, demo, live_serve
     assert len(paths) > 15
     sign_in(page, live_server, "operator.hanura@balai.test", demo)
     for path in paths:
-        response = page.goto(live_server + path)
+        # Every picture fetched before the next page: a transfer cut short leaves the server's file open.
+        response = page.goto(live_server + path, wait_until="networkidle")
         assert response.status == 200, path
         layout = page.evaluate(LAYOUT_JS)
         assert layout["scroll"] <= layout["inner"], f"{path} scrolls sideways: {layout}"
@@ -103,10 +104,11 @@ def test_htmx_actions_on_officials_pages_break_no_content_security_rule(app, dem
     submitted = db.session.scalar(
         select(ServiceRequest.id).where(ServiceRequest.status == "diajukan").order_by(ServiceRequest.id)
     )
-    page.goto(live_server + f"/kantor/permohonan/{submitted}")
+    page.goto(live_server + f"/kantor/permohonan/{submitted}", wait_until="networkidle")
     with page.expect_response(re.compile(r"/aksi$")):
         page.locator("#permohonan").get_by_role("button", name="Verifikasi").click()
     page.locator("#permohonan .badge", has_text="Diverifikasi").wait_for()
+    page.wait_for_load_state("networkidle")
     page.goto(live_server + "/notifikasi")
     with page.expect_response(re.compile(r"/notifikasi")):
         page.get_by_role("button", name=re.compile("Tandai semua")).click()
@@ -115,6 +117,7 @@ def test_htmx_actions_on_officials_pages_break_no_content_security_rule(app, dem
     page.context.clear_cookies()
     sign_in(page, live_server, "bumdes.hanura@balai.test", demo)
     page.get_by_role("link", name="Produk").first.click()
+    page.wait_for_load_state("networkidle")
     row = page.locator("li.prow").first
     with page.expect_response(re.compile(r"/ubah$")):
         row.get_by_role("link", name="Ubah").click()

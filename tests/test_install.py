@@ -120,14 +120,8 @@ def stock_cluster():
         )
 
 
-def test_ci_sets_up_a_stock_postgresql_itself(stock_cluster):
-    port = stock_cluster
-    default = f"postgresql+psycopg://postgres@127.0.0.1:{port}/test"
-    code, line = check(default)
-    assert code == 11 and "refused the login" in line  # not "no server"
-    env = {**os.environ, "PG_PORT": str(port), "PYTHON": sys.executable, "CI_PG_ROLE": "balai_ci_test"}
-    env.pop("TEST_PG_URL", None)
-    done = subprocess.run(
+def setup(env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run(
         [str(ROOT / ".ci" / "postgres_setup")],
         capture_output=True,
         text=True,
@@ -135,6 +129,16 @@ def test_ci_sets_up_a_stock_postgresql_itself(stock_cluster):
         timeout=120,
         check=False,
     )
+
+
+def test_ci_sets_up_a_stock_postgresql_itself(stock_cluster):
+    port = stock_cluster
+    default = f"postgresql+psycopg://postgres@127.0.0.1:{port}/test"
+    code, line = check(default)
+    assert code == 11 and "refused the login" in line  # not "no server"
+    env = {**os.environ, "PG_PORT": str(port), "PYTHON": sys.executable, "CI_PG_ROLE": "balai_ci_test"}
+    env.pop("TEST_PG_URL", None)
+    done = setup(env)
     assert done.returncode == 0, done.stderr
     url = done.stdout.strip()
     assert "creating role balai_ci_test" in done.stderr and "creating database test" in done.stderr
@@ -143,14 +147,7 @@ def test_ci_sets_up_a_stock_postgresql_itself(stock_cluster):
         conn.execute("CREATE DATABASE balai_created_by_tests")  # tests/test_migrations.py does
         conn.execute("DROP DATABASE balai_created_by_tests")
     # Running it again keeps working (a new password each run).
-    again = subprocess.run(
-        [str(ROOT / ".ci" / "postgres_setup")],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
+    again = setup(env)
     assert again.returncode == 0 and check(again.stdout.strip())[0] == 0
 
 
