@@ -13,6 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from app.extensions import db
 from app.models import Region
 from app.models.region import DISTRICT, PROVINCE, REGENCY, VILLAGE
+from app.tenancy import refresh_search_texts
 
 DATA_DIR = Path(__file__).parent / "data" / "wilayah"
 FILES = (
@@ -57,6 +58,8 @@ def import_regions(rows: Iterable[dict] | None = None) -> dict[str, int]:
             renamed += 1
     if batch:
         _insert(batch)
+    if renamed:
+        refresh_search_texts()  # the villages' search words carry region names
     db.session.commit()
     return {"inserted": inserted, "renamed": renamed, "total": len(existing) + inserted}
 

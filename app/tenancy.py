@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from sqlalchemy import select
 
+from app.domain import search
 from app.domain.errors import N_, DomainError
 from app.domain.text import slugify
 from app.extensions import db
@@ -41,6 +42,25 @@ def short_code_for(name: str) -> str:
     return "".join((letters[:1] + consonants)[:3])
 
 
+def search_text_of(name: str, region: Region) -> str:
+    """What the front page finds the village by: its name, its kecamatan's and its kabupaten's."""
+    district = db.session.get(Region, region.parent_code) if region.parent_code else None
+    regency = db.session.get(Region, district.parent_code) if district and district.parent_code else None
+    return search.search_text(name, district.name if district else None, regency.name if regency else None)
+
+
+def refresh_search_texts() -> int:
+    """Recompute every village's search text (after regions were renamed); returns how many changed."""
+    changed = 0
+    for village in db.session.scalars(select(Village)):
+        text = search_text_of(village.name, village.region)
+        if village.search_text != text:
+            village.search_text = text
+            changed += 1
+    db.session.flush()
+    return changed
+
+
 def activate_village(region_code: str, *, slug: str | None = None, **fields) -> Village:
     """Make the village at ``region_code`` a tenant (or update it when it already is one)."""
     region = db.session.get(Region, region_code)
@@ -63,6 +83,7 @@ def activate_village(region_code: str, *, slug: str | None = None, **fields) -> 
     for key, value in fields.items():
         if value is not None:
             setattr(village, key, value)
+    village.search_text = search_text_of(village.name, region)
     db.session.flush()
     if created:
         for hook in on_activate.values():

@@ -34,6 +34,7 @@ OTHERS = (
     "login_bench",
     "population_bench",
     "national",
+    "village_search_bench",
 )
 # Benches that are another script run with arguments.
 VARIANTS = {"notify_announcement": ("notify_bench", "--announcement", "100000")}

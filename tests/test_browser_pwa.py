@@ -243,3 +243,12 @@ def test_after_an_official_logs_out_the_phone_never_shows_their_view_offline(app
     shown = page.content()
     assert "Untuk petugas" not in shown and "/aksi" not in shown and name not in shown
     assert "Keluar" not in shown
+
+
+def test_the_browser_finds_an_icon_at_favicon_ico(app, live_server, page):
+    page.goto(live_server + "/")
+    icon = page.request.get(live_server + "/favicon.ico")
+    assert icon.status == 200 and icon.headers["content-type"] == "image/vnd.microsoft.icon"
+    assert icon.body()[:4] == b"\x00\x00\x01\x00"  # an ICO file
+    page.goto(live_server + "/favicon.ico")
+    assert page.evaluate("document.images.length && document.images[0].naturalWidth") >= 16

@@ -369,10 +369,25 @@ def test_ordering_creates_an_order_and_tells_the_bumdes(app, client, demo, captu
         and payload["path"] == f"/bumdes/{fish.bumdes_id}/pesanan"
     )
     assert "Siti" not in str(payload) and "7777" not in str(payload)
+    assert response.headers["Location"] == f"/pesanan/{order.id}"
     body = page_of(client, response.headers["Location"])
-    assert "Pesanan Anda sudah diterima BUMDes Hanura Bahari" in body
-    # The buyer's number is never shown on the public page.
-    assert "7777" not in body
+    assert "Pesanan diterima" in body and order.reference in body and order.reference == f"P-{order.id:05d}"
+    assert "BUMDes Hanura Bahari akan menghubungi" in body
+    # Only the end of the buyer's number shows, and only to the browser that ordered.
+    assert "7777" not in body and "1234" in body
+    stranger = app.test_client()
+    assert stranger.get(response.headers["Location"]).status_code == 404
+
+
+def test_back_on_the_product_page_after_ordering_shows_the_order_not_a_blank_form(app, client, demo):
+    fish = product_named("Ikan Kakap Merah Segar")
+    client.post(f"/produk/{fish.id}-{fish.slug}/pesan", data=order_form(client, fish))
+    order = db.session.scalar(select(Order).where(Order.buyer_name == "Siti Aminah"))
+    body = page_of(client, f"/produk/{fish.id}-{fish.slug}")
+    assert "Anda sudah memesan produk ini" in body and order.reference in body
+    assert "Kirim pesanan" not in body
+    again = page_of(client, f"/produk/{fish.id}-{fish.slug}?pesan=baru")
+    assert "Kirim pesanan" in again and 'name="key"' in again
 
 
 def test_sending_the_same_order_form_twice_makes_one_order(app, client, demo, captured):
@@ -401,7 +416,11 @@ def test_a_wrong_order_form_comes_back_with_a_clear_message(app, client, demo, f
     fish = product_named("Ikan Kakap Merah Segar")
     response = client.post(f"/produk/{fish.id}-{fish.slug}/pesan", data=order_form(client, fish, **fields))
     assert response.status_code == 422
-    assert message in response.get_data(as_text=True)
+    body = response.get_data(as_text=True)
+    assert message in body
+    # Summarised at the top of the form, which the browser focuses on load.
+    summary = re.search(r'<div class="alert" id="galat"[^>]*autofocus>(.*?)</div>', body, re.S)
+    assert summary and message in summary.group(1)
     assert (
         db.session.scalar(select(func.count()).select_from(Order).where(Order.buyer_name == "Siti Aminah"))
         == 0

@@ -8,6 +8,7 @@ import random
 import re
 from datetime import timedelta
 
+import openpyxl
 import pytest
 from sqlalchemy import event, func, select, update
 
@@ -154,14 +155,66 @@ def test_kabupaten_admin_sorts_kecamatan_by_overdue_drills_down_and_downloads_cs
     download = client.get("/wilayah/18.04/unduh/wilayah.csv?periode=semua")
     assert download.status_code == 200
     assert download.mimetype == "text/csv"
-    rows = list(csv.DictReader(io.StringIO(download.get_data(as_text=True))))
-    sekincau = next(r for r in rows if r["kode"] == "18.04.08")
-    assert int(sekincau["terlambat"]) >= 30
-    assert int(sekincau["desa_aktif"]) == 1
-    assert rows[-1]["kode"] == "18.04"  # the total comes last
+    rows = list(excel_csv(download.data))
+    sekincau = next(r for r in rows if r["Kode"] == "18.04.08")
+    assert int(sekincau["Terlambat"]) >= 30
+    assert int(sekincau["Desa aktif"]) == 1
+    assert rows[-1]["Kode"] == "18.04"  # the total comes last
     for table in ("status", "layanan"):
         assert client.get(f"/wilayah/18.04/unduh/{table}.csv").status_code == 200
+        assert client.get(f"/wilayah/18.04/unduh/{table}.xlsx").status_code == 200
     assert client.get("/wilayah/18.04/unduh/rahasia.csv").status_code == 404
+    assert client.get("/wilayah/18.04/unduh/rahasia.xlsx").status_code == 404
+
+
+def excel_csv(body: bytes):
+    """A CSV as Excel with Indonesian settings reads it: UTF-8 with a BOM, fields split on ';'."""
+    assert body.startswith("\ufeff".encode())
+    return csv.DictReader(io.StringIO(body.decode("utf-8-sig")), delimiter=";")
+
+
+def test_downloads_open_in_excel_with_indonesian_settings_with_labels_and_decimal_commas(client, demo):
+    _make_overdue("pampangan", 3)
+    status = list(excel_csv(client.get("/wilayah/18.04/unduh/status.csv?periode=semua").data))
+    labels = {r["Status"] for r in status}
+    assert "Siap diambil" in labels and "siap_diambil" not in labels
+    layanan = client.get("/wilayah/18.04.08.2001/unduh/layanan.csv?periode=semua").data.decode("utf-8-sig")
+    assert "Perlu perbaikan" in layanan.splitlines()[0] and "perlu_perbaikan" not in layanan
+    wilayah = list(excel_csv(client.get("/wilayah/18.04/unduh/wilayah.csv?periode=semua").data))
+    medians = [r["Median (hari)"] for r in wilayah if r["Median (hari)"]]
+    assert medians and all(re.fullmatch(r"\d+,\d", m) for m in medians)
+
+    book = openpyxl.load_workbook(
+        io.BytesIO(client.get("/wilayah/18.04/unduh/wilayah.xlsx?periode=semua").data)
+    )
+    sheet = book.active
+    header = [c.value for c in sheet[1]]
+    assert header[:3] == ["Kode", "Nama", "Desa aktif"]
+    assert sheet.freeze_panes == "A2"
+    by_code = {
+        row[0]: dict(zip(header, row, strict=True)) for row in sheet.iter_rows(min_row=2, values_only=True)
+    }
+    sekincau = by_code["18.04.08"]
+    assert isinstance(sekincau["Terlambat"], int) and sekincau["Terlambat"] >= 3
+    assert sekincau["Nama"] == next(r["Nama"] for r in wilayah if r["Kode"] == "18.04.08")
+    assert isinstance(sekincau["Median (hari)"], float | type(None))
+    status_book = openpyxl.load_workbook(io.BytesIO(client.get("/wilayah/18.04/unduh/status.xlsx").data))
+    assert "Siap diambil" in [r[0] for r in status_book.active.iter_rows(min_row=2, values_only=True)]
+
+    # English pages give the English separators.
+    english = client.get("/wilayah/18.04/unduh/status.csv?lang=en").data.decode("utf-8-sig")
+    assert english.splitlines()[0] == "Status,Quantity"
+
+
+def test_text_that_looks_like_a_formula_stays_text_in_both_downloads(client, demo):
+    from app.exports import cell_text, xlsx_download
+
+    assert (
+        cell_text("=HYPERLINK(1)") == "'=HYPERLINK(1)" and cell_text(2.5) == "2,5" and cell_text(None) == ""
+    )
+    response = xlsx_download("Uji", ["Nama"], [["=1+1"]], "uji.xlsx")
+    cell = openpyxl.load_workbook(io.BytesIO(response.data)).active["A2"]
+    assert cell.value == "=1+1" and cell.data_type == "s"
 
 
 def test_sorting_works_both_ways_without_javascript(client, demo):

@@ -38,7 +38,11 @@ def test_a_cell_that_would_run_as_a_formula_gets_an_apostrophe():
 
 
 def _cells(body: str) -> list[str]:
-    return [cell for row in csv.reader(io.StringIO(body.lstrip("\ufeff"))) for cell in row]
+    body = body.lstrip("\ufeff")
+    header = body.split("\n", 1)[0]
+    # Downloads meant for Excel in Indonesian separate fields with ";" (app/exports.py).
+    delimiter = ";" if header.count(";") > header.count(",") else ","
+    return [cell for row in csv.reader(io.StringIO(body), delimiter=delimiter) for cell in row]
 
 
 def _assert_no_formula(body: str, payload: str, where: str) -> None:

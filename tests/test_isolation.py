@@ -65,6 +65,7 @@ RECEIPT = Policy("the session that submitted the request", frozenset({RESIDENT})
 OWN_REQUEST = Policy(
     "the session that submitted the request, or its private link", frozenset({RESIDENT}), login=False
 )
+ORDER_RECEIPT = Policy("the session that placed the order", frozenset({RESIDENT}), login=False)
 API_KEY = Policy("API key of the village", frozenset(), login=False)
 # OpenSID's calls carry the village's OpenDK token (Authorization: Bearer); no session opens them.
 OPENDK_TOKEN = Policy("OpenDK token of the village", frozenset(), login=False)
@@ -119,6 +120,7 @@ ROUTES: dict[str, Route] = {
     # --- public pages, the PWA shell and the public half of each area
     "public.home": Route(PUBLIC, lambda d: "/"),
     "public.logo": Route(PUBLIC, lambda d: "/desa/hanura/logo", also_ok=frozenset({404})),
+    "pwa.favicon": Route(PUBLIC, lambda d: "/favicon.ico"),
     "pwa.healthz": Route(PUBLIC, lambda d: "/healthz"),
     "pwa.manifest": Route(PUBLIC, lambda d: "/manifest.webmanifest"),
     "pwa.offline": Route(PUBLIC, lambda d: "/offline"),
@@ -164,6 +166,7 @@ ROUTES: dict[str, Route] = {
     "bumdes.shop": Route(PUBLIC, lambda d: "/desa/hanura/produk"),
     "bumdes.product": Route(PUBLIC, _product_url),
     "bumdes.order": Route(PUBLIC, lambda d: _product_url(d) + "/pesan"),
+    "bumdes.order_placed": Route(ORDER_RECEIPT, lambda d: f"/pesanan/{d.order_id}"),
     "bumdes.photo": Route(PUBLIC, lambda d: f"/produk/foto/{d.product_photo_id}/320"),
     "bumdes.feed": Route(PUBLIC, lambda d: "/produk.json"),
     "bumdes.village_feed": Route(PUBLIC, lambda d: "/desa/hanura/produk.json"),
@@ -180,6 +183,7 @@ ROUTES: dict[str, Route] = {
     "dashboards.population_download": Route(PUBLIC, lambda d: "/wilayah/18.09/penduduk.csv"),
     "dashboards.apbdes_pdf": Route(PUBLIC, lambda d: f"/desa/hanura/apbdes/{d.report_id}.pdf"),
     "api.v1_population": Route(PUBLIC, lambda d: "/api/v1/population/18.09"),
+    "dashboards.region_xlsx": Route(PUBLIC, lambda d: "/wilayah/18.09/unduh/wilayah.xlsx"),
     # --- the open APIs: aggregates and complaints only, posting needs the village's key
     "api.index": Route(PUBLIC, lambda d: "/api/"),
     "api.openapi": Route(PUBLIC, lambda d: "/api/openapi.json"),
@@ -651,6 +655,7 @@ def make_clients(app, world) -> dict[str, RoleClient]:
         sealed = receipts.seal(world.code, world.token)
     with clients[RESIDENT].client.session_transaction() as session:
         session["receipts"] = {world.code: sealed}
+        session["orders"] = [[world.order_id, world.product_id]]
     return clients
 
 

@@ -13,6 +13,7 @@ from app import letters, workflow
 from app.domain import states
 from app.domain.errors import DomainError
 from app.domain.letters import to_roman_month
+from app.domain.nik import mask_nik
 from app.domain.templating import render_text
 from app.extensions import db
 from app.models import ServiceRequest, User
@@ -60,8 +61,12 @@ def test_marking_a_letter_ready_issues_a_numbered_pdf_whose_qr_opens_the_verific
     page = client.get(f"/verifikasi/{token}")
     html = page.get_data(as_text=True)
     assert page.status_code == 200
-    assert letter.number in html and letter.sha256 in html and "Desa Hanura" in html
-    assert "S*** W********" in html and "Siti Wulandari" not in html and req.nik not in html
+    assert letter.number.replace("/", "/<wbr>") in html and letter.sha256 in html and "Desa Hanura" in html
+    # What a verifier matches against the paper: the full name as printed, the NIK masked, and who
+    # really acted (here an operator, in a village that asks no head's approval).
+    assert "Siti Wulandari" in html and req.nik not in html and mask_nik(req.nik) in html
+    assert "Diterbitkan di Balai oleh" in html and "Tidak ada persetujuan Kepala Desa di Balai." in html
+    assert "Disetujui di Balai oleh" not in html
     assert client.get(f"/verifikasi/{token[:-1]}x").status_code == 404
     assert client.get(f"/verifikasi/{letter.id}").status_code == 404
 
@@ -143,6 +148,10 @@ def test_where_the_village_requires_it_the_head_approves_before_the_number_is_gi
     assert letter.approved_by_id == user("kades.hanura@balai.test").id
     assert letter.requested_by_id == user("operator.hanura@balai.test").id
     assert db.session.get(ServiceRequest, req.id).status == states.SIAP_DIAMBIL
+    token = URI.search(letter.pdf).group(1).decode().rsplit("/", 1)[1]
+    verified = client.get(f"/verifikasi/{token}").get_data(as_text=True)
+    head = user("kades.hanura@balai.test")
+    assert f'Disetujui di Balai oleh</dt><dd id="penyetuju">{head.name}, Kepala Desa' in verified
 
 
 def test_numbers_count_per_letter_type_by_default_or_across_the_village(hanura):
@@ -368,4 +377,4 @@ def test_a_letter_bears_as_signer_only_the_official_who_issued_or_approved_it(cl
 
     token = URI.search(by_operator.pdf).group(1).decode().rsplit("/", 1)[1]
     html = client.get(f"/verifikasi/{token}").get_data(as_text=True)
-    assert f"{operator.name}, a.n. Kepala Desa Hanura" in html and head.name not in html
+    assert f"a.n. Kepala Desa Hanura, {operator.name}" in html and head.name not in html

@@ -9,14 +9,19 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import upgrade
-from sqlalchemy import inspect
+from sqlalchemy import inspect, make_url
 
 from app import create_app
 from app.extensions import db
 from app.models.base import schema_filter
 from tests.conftest import TMP, Config, is_postgres
 
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+def _on_test_server(database: str) -> str:
+    """A database of the server and role the test database uses (a CI role may carry a password)."""
+    return (
+        make_url(Config.SQLALCHEMY_DATABASE_URI).set(database=database).render_as_string(hide_password=False)
+    )
 
 
 @pytest.fixture
@@ -26,10 +31,11 @@ def fresh_database_url():
         yield f"sqlite:///{TMP / f'migrate-{uuid.uuid4().hex}.sqlite'}"
         return
     name = f"balai_migrate_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+    admin = _on_test_server("postgres").replace("+psycopg", "")
+    with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+    yield _on_test_server(name)
+    with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 

@@ -3,6 +3,8 @@
 import json
 import re
 
+import pytest
+
 from app import create_app
 from app.config import ProductionConfig
 
@@ -51,8 +53,7 @@ def test_home_search_finds_villages_by_name_and_by_a_typed_web_address(app, clie
     db.session.commit()
     by_name = client.get("/?q=han").get_data(as_text=True)
     assert "hanura-telukpandan" in by_name
-    # A word that is only in a web address finds nothing; the address itself, typed, does.
-    assert "hanura-telukpandan" not in client.get("/?q=telukpandan").get_data(as_text=True)
+    # The address typed as it reads in a link finds it too (its words are the name and kecamatan).
     assert "hanura-telukpandan" in client.get("/?q=hanura-teluk").get_data(as_text=True)
 
 
@@ -137,3 +138,22 @@ def test_nothing_rendered_for_a_signed_in_official_may_be_stored_and_logout_clea
 def test_the_service_worker_keeps_no_no_store_page_and_empties_its_pages_on_logout(client):
     body = client.get("/sw.js").get_data(as_text=True)
     assert "no-store" in body and 'url.pathname === "/akun/keluar"' in body and "caches.delete(PAGES)" in body
+
+
+@pytest.mark.parametrize(
+    "query", ["Desa Hanura", "hanura", "teluk pandan", "pesawaran", "hanra", "Kec. Teluk Pandan", "HANURA"]
+)
+def test_home_search_finds_a_village_by_prefix_kecamatan_kabupaten_or_with_one_typo(client, demo, query):
+    body = client.get("/", query_string={"q": query}).get_data(as_text=True)
+    assert 'href="/desa/hanura/"' in body, query
+
+
+def test_home_search_finds_a_pekon_by_its_name_with_the_word_pekon(client, demo):
+    body = client.get("/?q=Pekon+Trimulyo").get_data(as_text=True)
+    assert 'href="/desa/trimulyo/"' in body and 'href="/desa/hanura/"' not in body
+
+
+def test_home_search_for_something_that_matches_nothing_says_only_that(client, demo):
+    body = client.get("/?q=zzyzx").get_data(as_text=True)
+    assert "Tidak ada desa yang cocok dengan “zzyzx”." in body
+    assert "belum memakai Balai" not in body and 'href="/desa/' not in body

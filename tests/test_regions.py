@@ -38,3 +38,20 @@ def test_the_import_command_reports_what_it_did(runner):
     result = runner.invoke(args=["regions", "import"])
     assert result.exit_code == 0
     assert "0 baru" in result.output
+
+
+def test_a_renamed_kecamatan_renames_the_words_its_villages_are_found_by(app):
+    from app.models import Village
+    from app.tenancy import activate_village
+
+    activate_village("18.09.10.2004", slug="hanura")
+    kecamatan = db.session.get(Region, "18.09.10")
+    kecamatan.name = "Nama Lama"
+    db.session.commit()
+    from app.tenancy import refresh_search_texts
+
+    refresh_search_texts()
+    db.session.commit()
+    assert "nama lama" in db.session.scalar(select(Village.search_text))
+    import_regions()
+    assert db.session.scalar(select(Village.search_text)) == " hanura teluk pandan pesawaran "

@@ -83,8 +83,14 @@ class ProductForm(FlaskForm):
         filters=[_strip],
         validators=[DataRequired(_l("Isi satuan, mis. kg atau paket.")), Length(max=20)],
     )
+    # No category is picked for the manager: a wrong one hides the product from buyers filtering by it.
     category = SelectField(
-        _l("Kategori"), choices=[SelectChoice(k, lazy_coded(CATEGORIES, k)) for k, _v in CATEGORIES]
+        _l("Kategori"),
+        choices=[
+            SelectChoice("", _l("Pilih kategori")),
+            *(SelectChoice(k, lazy_coded(CATEGORIES, k)) for k, _v in CATEGORIES),
+        ],
+        validators=[DataRequired(_l("Pilih kategori produk, mis. Kuliner atau Kerajinan."))],
     )
     description = TextAreaField(
         _l("Keterangan"),

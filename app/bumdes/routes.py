@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app, flash, redirect, request, url_for
+from flask import abort, current_app, redirect, request, session, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from app import limits
 from app.bumdes import bp, catalog, commerce
 from app.bumdes.forms import OrderForm
 from app.domain.errors import DomainError
+from app.domain.phone import mask_phone
 from app.extensions import db, limiter
 from app.i18n import coded, translated
 from app.models import Village
-from app.models.bumdes import CATEGORIES, Bumdes, Product, ProductPhoto
+from app.models.bumdes import CATEGORIES, Bumdes, Order, Product, ProductPhoto
 from app.pagecache import shared
 from app.web import absolute_url as absolute
 from app.web import active_village_or_404, render, send_stored_photo
 
 ORDER_RATE_LIMIT = "5 per minute;20 per hour"
+ORDERS_KEPT = 10  # orders a browser session may reopen (its confirmation pages)
 PHOTO_SIZES = {320: "small_name", 640: "medium_name", 1600: "stored_name"}
+# The product photo is at most this tall (balai.css .hero-img) and at most the page's width (44 rem).
+HERO_MAX_HEIGHT_REM = 15
+PAGE_WIDTH_REM = 44
 
 
 @bp.app_template_global()
@@ -96,6 +102,8 @@ def _product_page(item: Product, form: OrderForm, status: int = 200):
     quantity = _quantity_arg()
     page_url = absolute("bumdes.product", product_id=item.id, slug=item.slug)
     number = item.bumdes.whatsapp or item.village.whatsapp
+    # Back from the confirmation, this session sees its order instead of a blank form to send again.
+    placed = None if request.args.get("pesan") == "baru" or form.errors else _placed_order(item.id)
     return render(
         "bumdes/product.html",
         fragment="bumdes/_wa.html" if request.args.get("jumlah") else None,
@@ -103,11 +111,23 @@ def _product_page(item: Product, form: OrderForm, status: int = 200):
         product=item,
         category_label=coded(CATEGORIES, item.category),
         form=form,
+        placed=placed,
+        hero_sizes=hero_sizes(item.cover) if item.cover else None,
         quantity=quantity,
         wa_link=commerce.whatsapp_link(number, item, quantity, page_url),
         page_url=page_url,
         og_image=absolute("bumdes.photo", photo_id=item.cover.id, size=640) if item.cover else None,
     )
+
+
+def hero_sizes(photo: ProductPhoto) -> str:
+    """The ``sizes`` of the product photo: the width it is drawn at, so a phone fetches no bigger file.
+
+    The photo fits a box as wide as the page and HERO_MAX_HEIGHT_REM tall: a portrait photo is drawn
+    narrower than the screen, and at twice the pixels (DPR 2) the 640 px variant suffices.
+    """
+    drawn = min(HERO_MAX_HEIGHT_REM * photo.width / photo.height, PAGE_WIDTH_REM)
+    return f"(min-width: {drawn + 1.5:.2f}rem) {drawn:.2f}rem, calc(100vw - 1.5rem)"
 
 
 def _quantity_arg() -> int:
@@ -129,31 +149,69 @@ def order(product_id: int, slug: str):
     form = OrderForm()
     if form.validate_on_submit():
         try:
-            commerce.place_order(
-                item,
-                quantity=form.quantity.parsed,
-                buyer_name=form.buyer_name.data,
-                buyer_phone=form.buyer_phone.parsed,
-                fulfilment=form.fulfilment.data,
-                address=form.address.data or "",
-                note=form.note.data or "",
-                idempotency_key=form.key.data,
-                inbox_path=url_for("bumdes.orders", bumdes_id=item.bumdes_id),
-            )
+            placed = _place_order(item, form)
         except DomainError as err:
             db.session.rollback()
             form.quantity.errors = [*form.quantity.errors, _(err.message, **err.params)]
         else:
-            db.session.commit()
-            flash(
-                _(
-                    "Pesanan Anda sudah diterima %(name)s. Pengelola akan menghubungi nomor Anda untuk "
-                    "memastikan pesanan dan cara bayar.",
-                    name=item.bumdes.name,
-                )
-            )
-            return redirect(product_url(item) + "#pesan", 303)
+            _remember_order(placed)
+            return redirect(url_for("bumdes.order_placed", order_id=placed.id), 303)
     return _product_page(item, form, status=422)
+
+
+def _place_order(item: Product, form: OrderForm) -> Order:
+    """Store the order once, however often the same form arrives (its key), and commit."""
+    values = {
+        "quantity": form.quantity.parsed,
+        "buyer_name": form.buyer_name.data,
+        "buyer_phone": form.buyer_phone.parsed,
+        "fulfilment": form.fulfilment.data,
+        "address": form.address.data or "",
+        "note": form.note.data or "",
+        "idempotency_key": form.key.data,
+        "inbox_path": url_for("bumdes.orders", bumdes_id=item.bumdes_id),
+    }
+    try:
+        placed, _created = commerce.place_order(item, **values)
+        db.session.commit()
+    except IntegrityError:
+        # Two copies of the same form raced (a double tap); the other one stored it.
+        db.session.rollback()
+        placed, created = commerce.place_order(item, **values)
+        if created:
+            raise
+    return placed
+
+
+def _remember_order(order: Order) -> None:
+    """Let this browser session reopen its order's confirmation (and nobody else: it shows the order)."""
+    kept = [pair for pair in session.get("orders", []) if pair[0] != order.id]
+    session["orders"] = [*kept, [order.id, order.product_id]][-ORDERS_KEPT:]
+
+
+def _placed_order(product_id: int) -> Order | None:
+    """The latest order this session placed for the product, if any."""
+    ids = [order_id for order_id, product in session.get("orders", []) if product == product_id]
+    return db.session.get(Order, ids[-1]) if ids else None
+
+
+@bp.route("/pesanan/<int:order_id>")
+def order_placed(order_id: int):
+    """The buyer's confirmation: the order reference and what happens next, for the session that ordered."""
+    if order_id not in {pair[0] for pair in session.get("orders", [])}:
+        abort(404)
+    placed = db.session.get(Order, order_id)
+    if placed is None:
+        abort(404)
+    response = render(
+        "bumdes/order_placed.html",
+        order=placed,
+        product=placed.product,
+        bumdes=placed.product.bumdes,
+        phone=mask_phone(placed.buyer_phone) if placed.buyer_phone else "",
+    )
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 @bp.errorhandler(429)

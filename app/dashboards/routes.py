@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import abort, current_app, flash, redirect, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
@@ -23,7 +24,7 @@ from app.domain.errors import DomainError
 from app.domain.photos import make_thumbnail, process_photo
 from app.domain.storage import PhotoStore
 from app.domain.text import format_rupiah
-from app.exports import csv_download, csv_text
+from app.exports import csv_download, csv_text, excel_csv_download, xlsx_download
 from app.extensions import db
 from app.i18n import coded, status_label, translated
 from app.models import Region, Role, Village
@@ -267,33 +268,22 @@ def _may_rank(code: str) -> bool:
     )
 
 
-def _fmt(value, kind: str = "") -> str:
-    if value is None:
-        return ""
-    if kind == "share":
-        return f"{round(100 * value)}"
-    if kind == "days":
-        return f"{value:.1f}"
-    return str(value)
-
-
-@bp.route("/wilayah/<code>/unduh/<table>.csv")
-def region_csv(code: str, table: str):
-    board = _board_or_404(code)
+def _region_table(board: figures.Dashboard, table: str) -> tuple[str, list[str], list[list]]:
+    """A dashboard table as (title, column labels, rows), numbers kept as numbers, statuses as labels."""
     if table == "wilayah":
         header = [
-            "kode",
-            "nama",
-            "desa_aktif",
-            "permohonan",
-            "terbuka",
-            "selesai",
-            "ditolak",
-            "terlambat",
-            "median_hari",
-            "persen_tepat_waktu",
-            "produk",
-            "pesanan",
+            _("Kode"),
+            _("Nama"),
+            _("Desa aktif"),
+            _("Permohonan"),
+            _("Berjalan"),
+            _("Selesai"),
+            _("Ditolak"),
+            _("Terlambat"),
+            _("Median (hari)"),
+            _("Tepat waktu (%)"),
+            _("Produk"),
+            _("Pesanan"),
         ]
         rows = [
             [
@@ -305,24 +295,45 @@ def region_csv(code: str, table: str):
                 r.done,
                 r.rejected,
                 r.overdue,
-                _fmt(r.median_days, "days"),
-                _fmt(r.sla_share, "share"),
+                None if r.median_days is None else round(float(r.median_days), 1),
+                None if r.sla_share is None else round(100 * r.sla_share),
                 r.products,
                 r.orders,
             ]
             for r in [*board.rows, board.total]
         ]
-    elif table == "status":
-        header, rows = ["status", "jumlah"], list(figures.status_totals(board.total))
-    elif table == "layanan":
-        header = ["kode_layanan", "nama", "permohonan", *states.STATUSES]
+        return _("Wilayah"), header, rows
+    if table == "status":
+        rows = [[status_label(s), n] for s, n in figures.status_totals(board.total)]
+        return _("Status"), [_("Status"), _("Jumlah")], rows
+    if table == "layanan":
+        header = [
+            _("Kode layanan"),
+            _("Layanan"),
+            _("Permohonan"),
+            *(status_label(s) for s in states.STATUSES),
+        ]
         rows = [
             [r.key, r.name, r.submitted, *(r.by_status.get(s, 0) for s in states.STATUSES)]
             for r in board.services
         ]
-    else:
-        abort(404)
-    return csv_download(csv_text(header, rows), f"balai-{code}-{table}-{board.period.key}.csv")
+        return _("Layanan"), header, rows
+    abort(404)
+
+
+@bp.route("/wilayah/<code>/unduh/<table>.csv")
+def region_csv(code: str, table: str):
+    board = _board_or_404(code)
+    _title, header, rows = _region_table(board, table)
+    filename = f"balai-{code}-{table}-{board.period.key}.csv"
+    return excel_csv_download(header, rows, filename, str(get_locale()))
+
+
+@bp.route("/wilayah/<code>/unduh/<table>.xlsx")
+def region_xlsx(code: str, table: str):
+    board = _board_or_404(code)
+    title, header, rows = _region_table(board, table)
+    return xlsx_download(title, header, rows, f"balai-{code}-{table}-{board.period.key}.xlsx")
 
 
 # --- Smart Village: candidate list for region admins ----------------------------------------

@@ -197,6 +197,11 @@ class Order(db.Model):
         return self.unit_price * self.quantity
 
     @property
+    def reference(self) -> str:
+        """What buyer and manager quote to each other on the phone, e.g. P-00042."""
+        return f"P-{self.id:05d}"
+
+    @property
     def status_label(self) -> str:
         return ORDER_STATUS_LABELS[self.status]
 

@@ -21,8 +21,10 @@ class Village(db.Model):
         # The front page lists active villages by name; with every village of Indonesia (83,762)
         # active, sorting them all for the first 50 would cost more than the page.
         Index("ix_villages_active_name", "active", "name"),
-        # Village search (ILIKE '%word%' on the name, or the slug when one is typed).
-        *trigram_indexes("villages", "name", "slug"),
+        # The front page's search (LIKE '% hanura%' on search_text, app/domain/search.py) and the
+        # admin's (ILIKE on the name, or the slug when one is typed): pg_trgm; SQLite scans
+        # (bench/village_search_bench.py measures both).
+        *trigram_indexes("villages", "name", "slug", "search_text"),
         # "This region and every village beneath it" is region_code LIKE '35.78.%': a b-tree answers
         # such a prefix only with pattern ops (or the C collation) on PostgreSQL.
         Index(
@@ -45,6 +47,8 @@ class Village(db.Model):
     short_code: Mapped[str] = mapped_column(String(10), default="")
     logo: Mapped[str | None] = mapped_column(String(80))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Name, kecamatan and kabupaten folded for search (app.domain.search.search_text); kept by app.tenancy.
+    search_text: Mapped[str] = mapped_column(String(255), default="", server_default="")
     activated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     region: Mapped[Region] = relationship(lazy="joined")

@@ -1,9 +1,10 @@
 from flask import abort, current_app, request, send_file
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 
+from app.domain.search import query_words, typo_patterns, whole_word, word_start
 from app.domain.storage import PhotoStore
 from app.extensions import db
-from app.models import Region, Village
+from app.models import Village
 from app.pagecache import shared
 from app.public import bp
 from app.regions import names_of, with_ancestors
@@ -13,24 +14,35 @@ from app.web import active_village_or_404, render
 @bp.route("/")
 @shared
 def home():
-    q = (request.args.get("q") or "").strip()
-    stmt = select(Village).where(Village.active.is_(True))
-    order = [Village.name]
-    if q:
-        # A village's name; its web address too when what was typed looks like one ("sukamaju-2").
-        # (Either one in an OR made PostgreSQL read all 83,762 villages: 150 ms for "cot".)
-        match = Village.name.ilike(f"%{q}%")
-        if "-" in q:
-            match = or_(match, Village.slug.ilike(f"%{q}%"))
-        stmt = stmt.join(Region, Region.code == Village.region_code).where(match)
-        if len(q) >= 3:
-            # Not by the name index: walking all names in order to find 50 "suka" ones (most under
-            # S) cost 150 ms; the trigram match, then a sort of what it found, 15. Shorter words
-            # match so many villages that the walk finds 50 at once (and trigrams need three letters).
-            order = [func.lower(Village.name), Village.name]
-    villages = db.session.scalars(stmt.order_by(*order).limit(50)).all()
+    q = (request.args.get("q") or "").strip()[:100]
+    words = query_words(q)
+    villages = find_villages(words)
     names = names_of(with_ancestors(v.region.parent_code for v in villages))
-    return render("public/home.html", fragment="public/_villages.html", villages=villages, names=names, q=q)
+    return render(
+        "public/home.html",
+        fragment="public/_villages.html",
+        villages=villages,
+        names=names,
+        q=q,
+        searched=bool(words),
+    )
+
+
+def find_villages(words: list[str], limit: int = 50) -> list[Village]:
+    """Active villages whose name, kecamatan or kabupaten each word begins; one typo forgiven if none do."""
+    stmt = select(Village).where(Village.active.is_(True)).order_by(Village.name, Village.id).limit(limit)
+    if not words:
+        return list(db.session.scalars(stmt))
+    found = list(db.session.scalars(stmt.where(*(_like(word_start(w)) for w in words))))
+    if found or not any(typo_patterns(w) for w in words):
+        return found
+    near = [or_(_like(word_start(w)), *(_like(whole_word(p)) for p in typo_patterns(w))) for w in words]
+    return list(db.session.scalars(stmt.where(*near)))
+
+
+def _like(pattern: str):
+    # PostgreSQL answers from the trigram index; SQLite scans (bench/village_search_bench.py).
+    return Village.search_text.like(pattern)
 
 
 @bp.route("/desa/<slug>/logo")

@@ -1,4 +1,4 @@
-from flask import current_app, jsonify, make_response, render_template, url_for
+from flask import current_app, jsonify, make_response, render_template, send_from_directory, url_for
 from flask_babel import gettext as _
 from sqlalchemy import text
 
@@ -39,6 +39,14 @@ def manifest():
     response = jsonify(data)
     response.mimetype = "application/manifest+json"
     response.cache_control.max_age = 3600
+    return response
+
+
+@bp.route("/favicon.ico")
+def favicon():
+    """The icon browsers, bookmark lists and chat previews fetch from the root without reading <link rel=icon>."""
+    response = send_from_directory(current_app.static_folder, "icons/favicon.ico", max_age=86400)
+    response.mimetype = "image/vnd.microsoft.icon"
     return response
 
 

@@ -21,3 +21,9 @@ if ("serviceWorker" in navigator) {
   else scan();
   document.addEventListener("htmx:load", function (e) { scan(e.target); });
 })();
+// Back to a page that says what was already done ("Anda sudah memesan…", a form's error summary): the
+// browser restores the old scroll position, which may hide it; bring the marked element into view.
+window.addEventListener("pageshow", function () {
+  var el = document.querySelector("[autofocus][tabindex='-1']");
+  if (el) setTimeout(function () { el.focus(); el.scrollIntoView({ block: "nearest" }); }, 0);
+});
