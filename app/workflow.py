@@ -11,7 +11,7 @@ from sqlalchemy import or_, select, update
 from app import events
 from app.domain import states
 from app.domain.errors import N_, DomainError
-from app.domain.tracking import new_secret_token, new_tracking_code, token_digest
+from app.domain.tracking import new_secret_token, new_tracking_code, token_digest, tracking_key
 from app.domain.workdays import add_working_days
 from app.extensions import db
 from app.models import Holiday, Service, ServiceRequest, StatusChange, User, Village, utcnow
@@ -120,8 +120,26 @@ def submit_request(
 def _unique_code() -> str:
     while True:
         code = new_tracking_code()
-        if db.session.scalar(select(ServiceRequest.id).where(ServiceRequest.tracking_code == code)) is None:
+        taken = select(ServiceRequest.id).where(ServiceRequest.tracking_key == tracking_key(code))
+        if db.session.scalar(taken) is None:
             return code
+
+
+def code_matches(code: str):
+    """A filter for the request with tracking ``code`` (canonical), however its look-alikes were typed."""
+    return ServiceRequest.tracking_key == tracking_key(code)
+
+
+def find_by_code(code: str) -> ServiceRequest | None:
+    """The request with tracking ``code`` (canonical); S/5, Z/2 and B/8 typed either way find it.
+
+    Two codes made before look-alikes were avoided could share a key: the exact spelling wins then.
+    """
+    rows = db.session.scalars(select(ServiceRequest).where(code_matches(code)).limit(5)).all()
+    for req in rows:
+        if req.tracking_code == code:
+            return req
+    return rows[0] if len(rows) == 1 else None
 
 
 def find_by_fix_token(token: str) -> ServiceRequest | None:

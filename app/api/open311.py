@@ -309,7 +309,7 @@ def token(token: str, fmt: str):
     except DomainError:
         code = None
     req = (
-        db.session.scalar(_complaints(village).where(ServiceRequest.tracking_code == code)) if code else None
+        db.session.scalar(_complaints(village).where(workflow.code_matches(code)).limit(1)) if code else None
     )
     if req is None:
         limits.code_missed()  # a token is a tracking code: guesses count as on /lacak

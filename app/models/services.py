@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from app.domain import states
+from app.domain.tracking import tracking_key
 from app.extensions import db
 from app.models.base import UTCDateTime, utcnow
 from app.models.village import Village
@@ -65,6 +66,8 @@ class ServiceRequest(db.Model):
     village_id: Mapped[int] = mapped_column(ForeignKey("villages.id"))
     service_id: Mapped[int] = mapped_column(ForeignKey("services.id"), index=True)
     tracking_code: Mapped[str] = mapped_column(String(12), unique=True)
+    # The code with look-alikes folded (S/5, Z/2, B/8): what a typed code is looked up by.
+    tracking_key: Mapped[str] = mapped_column(String(12), index=True)
     status: Mapped[str] = mapped_column(String(20), default=states.DIAJUKAN)
     # Bumped on every change; a stale version means someone else acted first.
     version: Mapped[int] = mapped_column(Integer, default=1)
@@ -99,6 +102,11 @@ class ServiceRequest(db.Model):
     @property
     def status_label(self) -> str:
         return states.status_label(self.status)
+
+    @validates("tracking_code")
+    def _keep_key(self, _name: str, code: str) -> str:
+        self.tracking_key = tracking_key(code)
+        return code
 
 
 class StatusChange(db.Model):

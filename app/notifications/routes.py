@@ -11,7 +11,7 @@ from sqlalchemy.orm import selectinload
 from app import workflow
 from app.access import can_manage_region, can_work_village, village_filter
 from app.domain.errors import DomainError
-from app.domain.tracking import normalize_tracking_code
+from app.domain.tracking import normalize_tracking_code, tracking_key
 from app.extensions import db, limiter
 from app.models import Role, ServiceRequest, Village, utcnow
 from app.models.notifications import (
@@ -283,10 +283,9 @@ def _owned_request(code: str, token: str) -> ServiceRequest | None:
         return None
     if token:
         req = workflow.find_by_fix_token(token)
-        return req if req is not None and req.tracking_code == code else None
-    if not submitted_here(code):
-        return None
-    return db.session.scalar(select(ServiceRequest).where(ServiceRequest.tracking_code == code))
+        return req if req is not None and tracking_key(req.tracking_code) == tracking_key(code) else None
+    req = workflow.find_by_code(code)
+    return req if req is not None and submitted_here(req.tracking_code) else None
 
 
 def _not_yours() -> str:

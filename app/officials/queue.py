@@ -10,7 +10,7 @@ from sqlalchemy.orm import raiseload
 
 from app.domain import states
 from app.domain.nik import clean_nik
-from app.domain.tracking import is_tracking_code, normalize_tracking_code
+from app.domain.tracking import is_tracking_code, normalize_tracking_code, tracking_key
 from app.extensions import db
 from app.models import Service, ServiceRequest
 from app.models.letters import AWAITING_APPROVAL, Letter
@@ -97,7 +97,7 @@ def decode_cursor(raw: str) -> tuple[datetime, int] | None:
 
 def _search_condition(q: str):
     if is_tracking_code(q):
-        return ServiceRequest.tracking_code == normalize_tracking_code(q)
+        return ServiceRequest.tracking_key == tracking_key(normalize_tracking_code(q))
     digits = clean_nik(q)
     if digits.isdigit() and len(digits) == 16:
         return ServiceRequest.nik == digits

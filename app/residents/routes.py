@@ -19,7 +19,7 @@ from app.domain.errors import DomainError
 from app.domain.nik import mask_nik, parse_nik
 from app.domain.phone import mask_phone
 from app.domain.text import mask_name
-from app.domain.tracking import normalize_tracking_code
+from app.domain.tracking import normalize_tracking_code, tracking_key
 from app.extensions import db, limiter
 from app.i18n import status_label
 from app.models import Service, ServiceRequest, Village
@@ -210,7 +210,7 @@ def _submit(village: Village, service: Service, form, photos: dict) -> workflow.
 
 
 def _request_by_code(code: str) -> ServiceRequest | None:
-    return db.session.scalar(select(ServiceRequest).where(ServiceRequest.tracking_code == code))
+    return workflow.find_by_code(code)
 
 
 def _receipt_context(code: str):
@@ -304,8 +304,8 @@ def track(code: str):
         limits.code_missed()
         form = TrackForm(formdata=None, kode=code[:20])
         return render("residents/track_form.html", form=form, status=404, not_found=True)
-    if canonical != code:
-        return redirect(url_for("residents.track", code=canonical))
+    if req.tracking_code != code:
+        return redirect(url_for("residents.track", code=req.tracking_code))
 
     official = can_work_village(current_user, req.village)
     etag = f"r{req.id}v{req.version}{_locale()}{'o' if official else 'p'}"
@@ -536,10 +536,10 @@ def _status_rows(codes: list[str]) -> list:
         )
         .join(Service, Service.id == ServiceRequest.service_id)
         .join(Village, Village.id == ServiceRequest.village_id)
-        .where(ServiceRequest.tracking_code.in_(codes))
+        .where(ServiceRequest.tracking_key.in_([tracking_key(code) for code in codes]))
     ).all()
-    order = {code: i for i, code in enumerate(codes)}
-    return sorted(rows, key=lambda row: order[row.tracking_code])
+    order = {tracking_key(code): i for i, code in enumerate(codes)}
+    return sorted(rows, key=lambda row: order[tracking_key(row.tracking_code)])
 
 
 def _clean_codes(raw: list[str]) -> list[str]:

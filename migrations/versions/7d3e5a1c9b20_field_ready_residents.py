@@ -1,0 +1,35 @@
+"""field_ready_residents: look-alike-proof tracking keys, extra private links, routed complaints
+
+Revision ID: 7d3e5a1c9b20
+Revises: 3aa141e26f8d
+Create Date: 2026-12-03 12:00:00
+
+- service_requests.tracking_key: the tracking code with S/5, Z/2, B/8 folded, what a typed code is
+  looked up by (filled here for every existing request).
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "7d3e5a1c9b20"
+down_revision = "3aa141e26f8d"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    with op.batch_alter_table("service_requests", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("tracking_key", sa.String(length=12), nullable=True))
+    op.execute(
+        "UPDATE service_requests SET tracking_key = "
+        "REPLACE(REPLACE(REPLACE(tracking_code, 'S', '5'), 'Z', '2'), 'B', '8')"
+    )
+    with op.batch_alter_table("service_requests", schema=None) as batch_op:
+        batch_op.alter_column("tracking_key", existing_type=sa.String(length=12), nullable=False)
+        batch_op.create_index(batch_op.f("ix_service_requests_tracking_key"), ["tracking_key"], unique=False)
+
+
+def downgrade():
+    with op.batch_alter_table("service_requests", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_service_requests_tracking_key"))
+        batch_op.drop_column("tracking_key")

@@ -1,0 +1,191 @@
+"""Residents' journeys from issue 14, walked in headless Chromium on a 360 px phone, as the server sends them.
+
+Each test drives the shipped page (with and without JavaScript where the journey differs) and
+never adds a script, style or markup to it.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+
+import pytest
+from sqlalchemy import func, select
+
+from app import letters, workflow
+from app.extensions import db
+from app.models import Service, ServiceRequest, User
+from app.tenancy import activate_village
+from tests import browser_support
+from tests.test_residents import jpeg
+
+pytestmark = pytest.mark.browser
+
+NIK = "1809104508920001"
+PHONE = "081234567890"
+
+
+@pytest.fixture
+def hanura(app):
+    village = activate_village("18.09.10.2004", slug="hanura", head_name="Sutarno")
+    db.session.commit()
+    return village
+
+
+@pytest.fixture
+def nojs(_chromium):
+    """A 360 px phone with JavaScript switched off."""
+    context = _chromium.new_context(
+        viewport=browser_support.PHONE_VIEWPORT,
+        locale="id-ID",
+        is_mobile=True,
+        has_touch=True,
+        java_script_enabled=False,
+    )
+    tab = context.new_page()
+    tab.set_default_timeout(15_000)
+    yield tab
+    context.close()
+
+
+def service(village, code: str) -> Service:
+    return db.session.scalar(select(Service).where(Service.village_id == village.id, Service.code == code))
+
+
+def submit(village, code: str = "pengaduan", key: str = "field-r-1", **extra) -> ServiceRequest:
+    svc = service(village, code)
+    data = extra.pop("data", None) or (
+        {"kategori": "Jalan dan jembatan", "lokasi": "Dekat pos ronda"} if svc.is_complaint else {}
+    )
+    result = workflow.submit_request(
+        village,
+        svc,
+        nik=NIK,
+        name="Siti Wulandari",
+        phone="+6281234567890",
+        idempotency_key=key,
+        data=data,
+        purpose=extra.pop("purpose", "Jalan berlubang di dusun 2"),
+        locale="id",
+        **extra,
+    )
+    db.session.commit()
+    return result.request
+
+
+def request_count() -> int:
+    db.session.expire_all()
+    return db.session.scalar(select(func.count()).select_from(ServiceRequest))
+
+
+def fits_the_screen(tab) -> bool:
+    return tab.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def in_viewport(locator) -> bool:
+    box = locator.bounding_box()
+    return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= 740
+
+
+def fill_letter(tab, purpose: str = "Untuk melamar kerja.", photos: bool = True) -> None:
+    """The domisili form, as a resident fills it."""
+    tab.get_by_label("NIK").fill(NIK)
+    tab.get_by_label("Nama lengkap").fill("Siti Wulandari")
+    tab.get_by_label("Nomor HP").fill("0812-3456-7890")
+    tab.get_by_label("Tempat lahir").fill("Pesawaran")
+    tab.get_by_label("Pekerjaan").fill("Wiraswasta")
+    tab.get_by_label("Alamat lengkap").fill("Dusun 1, RT 002/RW 001")
+    tab.get_by_label("Keperluan").fill(purpose)
+    if photos:
+        photo = jpeg(size=(1200, 900))
+        for label in ("Foto KTP", "Foto Kartu Keluarga"):
+            tab.get_by_label(label).set_input_files(
+                files=[{"name": "foto.jpg", "mimeType": "image/jpeg", "buffer": photo}]
+            )
+
+
+def pdf_text(pdf: bytes) -> str:
+    """The words of a PDF's text operators (fpdf2 writes core fonts as plain strings), spaces folded."""
+    parts = []
+    for match in re.finditer(rb"stream\r?\n(.*?)\r?\nendstream", pdf, re.DOTALL):
+        raw = match.group(1)
+        try:
+            raw = zlib.decompress(raw)
+        except zlib.error:
+            pass
+        for text in re.findall(rb"\(((?:\\.|[^\\)])*)\)\s*Tj", raw):
+            parts.append(re.sub(rb"\\(.)", rb"\1", text).decode("latin-1"))
+    return " ".join(" ".join(parts).split())
+
+
+# --- item 15: tracking codes with look-alike characters -----------------------------------------
+
+
+def test_a_code_typed_with_look_alikes_finds_the_request(app, hanura, live_server, page):
+    req = submit(hanura)
+    req.tracking_code = "7KQS-MZ9D-4B"  # made before look-alikes were avoided
+    db.session.commit()
+
+    page.goto(live_server + "/lacak")
+    page.get_by_label("Kode lacak").fill("7kq5 m29d 48")  # read off a blurred receipt: S→5, Z→2, B→8
+    page.get_by_role("button", name="Lacak").click()
+    page.wait_for_url(re.compile(r"/lacak/7KQS-MZ9D-4B$"))
+    assert page.locator(".status-now").inner_text().strip() == "Diajukan"
+    assert fits_the_screen(page)
+
+
+# --- item 7: what the resident typed reads right in the letter ------------------------------------
+
+
+def demo_village(slug: str = "hanura"):
+    from app.models import Village
+
+    return db.session.scalar(select(Village).where(Village.slug == slug))
+
+
+def issue_letter(code: str) -> None:
+    """The village head issues the letter of request ``code`` (the officials' side, in-process)."""
+    req = db.session.scalar(select(ServiceRequest).where(ServiceRequest.tracking_code == code))
+    head = db.session.scalar(select(User).where(User.email == "kades.hanura@balai.test"))
+    for action in ("verify", "start"):
+        workflow.apply_action(req, action, actor=head)
+    letters.issue(
+        req,
+        head,
+        expected_version=req.version,
+        note=None,
+        base_url=app_config("BASE_URL"),
+        upload_dir=app_config("UPLOAD_DIR"),
+    )
+    db.session.commit()
+
+
+def app_config(name: str):
+    from flask import current_app
+
+    return current_app.config[name]
+
+
+def send_letter_request(tab, base: str, purpose: str) -> str:
+    """Fill and send the domisili form at 360 px; returns the tracking code from the receipt."""
+    tab.goto(base + "/desa/hanura/layanan/domisili")
+    fill_letter(tab, purpose=purpose)
+    tab.get_by_role("button", name="Periksa jawaban").click()
+    tab.get_by_role("button", name="Kirim permohonan").click()
+    tab.wait_for_url(re.compile(r"/tanda-terima/"))
+    return tab.locator("#kode").inner_text().strip()
+
+
+def test_the_letter_continues_its_sentence_with_what_the_resident_typed(app, demo, live_server, page):
+    code = send_letter_request(page, live_server, "Untuk melamar kerja.")
+    issue_letter(code)
+
+    private = page.locator(".private-link a").get_attribute("href")
+    page.goto(live_server + private.removeprefix(app.config["BASE_URL"]))
+    pdf_link = page.get_by_role("link", name="Unduh surat (PDF)")
+    assert in_viewport(pdf_link) or pdf_link.is_visible()
+    pdf = page.request.get(live_server + pdf_link.get_attribute("href")).body()
+    text = pdf_text(pdf)
+    assert "untuk keperluan melamar kerja. Demikian" in text, text
+    assert "Untuk melamar" not in text and ".." not in text
+    assert "Pekerjaan: Wiraswasta" in text  # after a label, as typed
