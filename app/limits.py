@@ -12,10 +12,12 @@ import os
 
 from flask import current_app, g, request
 from flask_limiter.util import get_remote_address
+from sqlalchemy import select
 
 from app.domain.errors import DomainError
 from app.domain.phone import normalize_phone
-from app.extensions import limiter
+from app.extensions import db, limiter
+from app.models import ServiceRequest, Village
 
 # Residents behind one mobile carrier NAT or a village kiosk share an address: keep it generous.
 DEFAULTS = {
@@ -88,7 +90,7 @@ def counts_photo_uploads(view):
             scope=f"{UPLOAD_SCOPE}:{name}",
             key_func=key_func,
             methods=["POST"],
-            exempt_when=lambda: photos_sent() == 0,
+            exempt_when=lambda: photos_sent() == 0 or sent_before() is not None,
             cost=photos_sent,
         )(view)
     return view
@@ -105,9 +107,35 @@ def not_sending() -> bool:
     return request.form.get("step", "check") != "send"
 
 
+def sent_before() -> str | None:
+    """The tracking code of the request this resident form post was already stored as, if any.
+
+    The form's idempotency key names it: a double tap, "tekan lagi", a draft sent again when the
+    signal returns, or Back and resend all post the same key, and get the first request's receipt.
+    """
+    if "sent_before" not in g:
+        key = request.form.get("idempotency_key") or ""
+        slug = (request.view_args or {}).get("slug")
+        g.sent_before = (
+            db.session.scalar(
+                select(ServiceRequest.tracking_code)
+                .join(Village, Village.id == ServiceRequest.village_id)
+                .where(Village.slug == slug, ServiceRequest.idempotency_key == key)
+            )
+            if key and slug and request.method == "POST"
+            else None
+        )
+    return g.sent_before
+
+
+def not_storing() -> bool:
+    """Exempt from the submit limits: a post that only checks input, or resends a stored form."""
+    return not_sending() or sent_before() is not None
+
+
 def stored(response) -> bool:
-    """Count only what was stored: a redirect to the receipt or the product page."""
-    return response.status_code in (302, 303)
+    """Count only what was stored: a redirect to the receipt or the product page, never a replay."""
+    return response.status_code in (302, 303) and not g.get("replayed", False)
 
 
 def _code_misses() -> int:

@@ -6,6 +6,7 @@ never adds a script, style or markup to it.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import zlib
 
@@ -109,10 +110,8 @@ def pdf_text(pdf: bytes) -> str:
     parts = []
     for match in re.finditer(rb"stream\r?\n(.*?)\r?\nendstream", pdf, re.DOTALL):
         raw = match.group(1)
-        try:
+        with contextlib.suppress(zlib.error):
             raw = zlib.decompress(raw)
-        except zlib.error:
-            pass
         for text in re.findall(rb"\(((?:\\.|[^\\)])*)\)\s*Tj", raw):
             parts.append(re.sub(rb"\\(.)", rb"\1", text).decode("latin-1"))
     return " ".join(" ".join(parts).split())
@@ -189,3 +188,35 @@ def test_the_letter_continues_its_sentence_with_what_the_resident_typed(app, dem
     assert "untuk keperluan melamar kerja. Demikian" in text, text
     assert "Untuk melamar" not in text and ".." not in text
     assert "Pekerjaan: Wiraswasta" in text  # after a label, as typed
+
+
+# --- item 5: a resent form at the limit gets its receipt ---------------------------------------
+
+
+@pytest.mark.parametrize("javascript", [True, False])
+def test_a_form_resent_at_the_limit_gets_its_receipt_not_too_many(
+    app, hanura, live_server, page, nojs, monkeypatch, javascript
+):
+    monkeypatch.setitem(app.config, "SUBMIT_PHONE_LIMIT", "1 per hour")
+    tab = page if javascript else nojs
+    sent = []
+
+    def twice(route):
+        # A flaky line: the phone's "Kirim" reaches the server, and so does a retransmission of it.
+        if route.request.method == "POST" and "step=send" in (route.request.post_data or ""):
+            sent.append(route.fetch(max_redirects=0).status)
+            route.continue_()
+        else:
+            route.continue_()
+
+    tab.route("**/desa/hanura/layanan/domisili", twice)
+    tab.goto(live_server + "/desa/hanura/layanan/domisili")
+    fill_letter(tab)
+    tab.get_by_role("button", name="Periksa jawaban").click()
+    tab.get_by_role("button", name="Kirim permohonan").click()
+    tab.wait_for_url(re.compile(r"/tanda-terima/"))
+    assert sent == [303]
+    assert "Terlalu" not in tab.content()
+    assert tab.locator("#kode").is_visible()
+    assert "Anda sudah mengirim ini" in tab.locator("main").inner_text()
+    assert request_count() == 1

@@ -232,7 +232,13 @@ CLOSING = "Surat keterangan ini dibuat untuk keperluan {{ keperluan }}. Demikian
 
 @pytest.mark.parametrize(
     "typed",
-    ["Untuk melamar kerja", "untuk melamar kerja.", "Melamar kerja", "  Untuk  melamar kerja. ", "Keperluan melamar kerja"],
+    [
+        "Untuk melamar kerja",
+        "untuk melamar kerja.",
+        "Melamar kerja",
+        "  Untuk  melamar kerja. ",
+        "Keperluan melamar kerja",
+    ],
 )
 def test_the_purpose_continues_the_sentence_without_a_second_untuk_capital_or_period(typed: str) -> None:
     body = render_text(CLOSING, {"keperluan": typed}, phrases=["keperluan"])
@@ -240,8 +246,14 @@ def test_the_purpose_continues_the_sentence_without_a_second_untuk_capital_or_pe
 
 
 def test_a_business_kind_reads_as_a_phrase_but_its_name_stays_as_typed() -> None:
-    template = "memiliki usaha {{ jenis_usaha }} dengan nama {{ nama_usaha }} yang beralamat di {{ alamat_usaha }}."
-    values = {"jenis_usaha": "Warung kelontong", "nama_usaha": "Warung Berkah", "alamat_usaha": "Jalan Raya Hanura."}
+    template = (
+        "memiliki usaha {{ jenis_usaha }} dengan nama {{ nama_usaha }} yang beralamat di {{ alamat_usaha }}."
+    )
+    values = {
+        "jenis_usaha": "Warung kelontong",
+        "nama_usaha": "Warung Berkah",
+        "alamat_usaha": "Jalan Raya Hanura.",
+    }
     assert render_text(template, values, phrases=values) == (
         "memiliki usaha warung kelontong dengan nama Warung Berkah yang beralamat di Jalan Raya Hanura."
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from flask import abort, current_app, flash, make_response, redirect, request, url_for
+from flask import abort, current_app, flash, g, make_response, redirect, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -113,14 +113,14 @@ def _form_page(village, service, form, photos, status=200, error=None):
     limits.configured("SUBMIT_PHONE_LIMIT"),
     key_func=limits.phone_key("phone"),
     methods=["POST"],
-    exempt_when=limits.not_sending,
+    exempt_when=limits.not_storing,
     deduct_when=limits.stored,
 )
 @limiter.limit(
     limits.configured("SUBMIT_ADDRESS_LIMIT"),
     key_func=limits.address_key,
     methods=["POST"],
-    exempt_when=limits.not_sending,
+    exempt_when=limits.not_storing,
     deduct_when=limits.stored,
 )
 @limits.counts_photo_uploads
@@ -132,6 +132,14 @@ def request_service(slug: str, code: str):
         # A cached copy would carry an old idempotency key and turn a new request into a replay.
         return _no_store(_form_page(village, service, form, {}))
 
+    sent = limits.sent_before()
+    if sent is not None:
+        # This very form was stored already (a second tap, a resend, Back then send): its receipt,
+        # and nothing checked, stored or counted again.
+        g.replayed = True
+        receipts.remember(sent, None)
+        flash(_("Anda sudah mengirim ini — ini tanda terimanya."))
+        return redirect(url_for("residents.receipt", code=sent), 303)
     form = request_form(service)
     step = request.form.get("step", "check")
     scope = form.idempotency_key.data or ""
@@ -199,6 +207,7 @@ def _submit(village: Village, service: Service, form, photos: dict) -> workflow.
         db.session.commit()
     except IntegrityError:
         # Two copies of the same form raced; the other one won, so this is a replay.
+        g.replayed = True
         db.session.rollback()
         result = workflow.submit_request(village, service, **kwargs)
         if result.created:
