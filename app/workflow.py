@@ -166,7 +166,7 @@ def apply_action(
     version = req.version if expected_version is None else expected_version
     if version != req.version:
         raise _stale(req)
-    new_status = states.transition(req.status, action, note, by)
+    new_status = states.transition(req.status, action, note, by, kind=req.service.kind)
     now = utcnow()
     values = {"status": new_status, "version": version + 1, "updated_at": now, **(changes or {})}
     if new_status in states.FINAL_STATUSES:
@@ -219,5 +219,5 @@ def _stale(req: ServiceRequest) -> StaleRequest:
     return StaleRequest(
         N_("Permohonan ini sudah diubah oleh %(who)s. Status sekarang: %(status)s."),
         who=who,
-        status=states.status_label(req.status),
+        status=states.status_label(req.status, req.service.kind),
     )

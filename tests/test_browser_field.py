@@ -220,3 +220,108 @@ def test_a_form_resent_at_the_limit_gets_its_receipt_not_too_many(
     assert tab.locator("#kode").is_visible()
     assert "Anda sudah mengirim ini" in tab.locator("main").inner_text()
     assert request_count() == 1
+
+
+# --- items 8 and 15: the TV queue lists letters only, and all of them at 1366×768 ---------------
+
+
+def advance_to(req: ServiceRequest, *actions: str) -> None:
+    for action in actions:
+        workflow.apply_action(req, action, actor=None, note="catatan")
+
+
+@pytest.mark.parametrize(("n_ready", "n_working"), [(16, 24), (40, 44)])
+def test_the_tv_queue_shows_every_letter_code_at_1366_and_no_complaint(
+    app, hanura, live_server, _chromium, n_ready, n_working
+):
+    ready, working = [], []
+    for n in range(n_ready + n_working):
+        req = submit(hanura, "domisili", key=f"tv-letter-{n:02d}", data={"alamat": "Dusun 1"})
+        if n < n_ready:
+            advance_to(req, "verify", "start", "mark_ready")
+            ready.append(req.tracking_code)
+        else:
+            advance_to(req, *(("verify",) if n % 2 else ()))
+            working.append(req.tracking_code)
+    complaints = [submit(hanura, key=f"tv-complaint-{n}").tracking_code for n in range(3)]
+    db.session.commit()
+
+    context = _chromium.new_context(viewport={"width": 1366, "height": 768}, locale="id-ID")
+    try:
+        tv = context.new_page()
+        tv.goto(live_server + "/desa/hanura/antrian")
+        tv.screenshot(path=f"/tmp/fr/tv-1366-{n_working}.png")
+        screen = tv.locator("body").inner_text()
+        for code in complaints:
+            assert code not in screen
+        shown = working[:40]
+        if len(working) > 40:
+            assert f"dan {len(working) - 40} surat lagi" in screen
+        for code in ready + shown:
+            box = tv.locator(".queue li", has_text=code).bounding_box()
+            assert box is not None, code
+            assert box["x"] >= 0 and box["x"] + box["width"] <= 1366, code
+            assert box["y"] >= 0 and box["y"] + box["height"] <= 768, code
+        assert tv.evaluate("document.documentElement.scrollHeight <= window.innerHeight")
+    finally:
+        context.close()
+
+
+# --- item 8: a complaint speaks of a complaint, on every page ----------------------------------
+
+
+def login(tab, base: str, email: str) -> None:
+    from tests.conftest import DEMO_PASSWORD
+
+    tab.goto(base + "/akun/masuk")
+    tab.fill("[name=email]", email)
+    tab.fill("[name=password]", DEMO_PASSWORD)
+    with tab.expect_navigation():
+        tab.click("form button")
+
+
+def fill_complaint(tab) -> None:
+    tab.get_by_label("NIK").fill(NIK)
+    tab.get_by_label("Nama lengkap").fill("Siti Wulandari")
+    tab.get_by_label("Nomor HP").fill("0812-3456-7890")
+    tab.get_by_label("Kategori").select_option(label="Jalan dan jembatan")
+    tab.get_by_label("Isi pengaduan").fill("Jalan berlubang di dusun 2 sejak bulan lalu.")
+
+
+def test_a_complaint_has_its_own_words_from_the_form_to_the_officials_page(
+    app, demo, live_server, page, nojs
+):
+    nojs.goto(live_server + "/desa/hanura/layanan/pengaduan")
+    fill_complaint(nojs)
+    nojs.get_by_role("button", name="Periksa jawaban").click()
+    assert nojs.get_by_role("button", name="Kirim pengaduan").is_visible()
+    assert nojs.get_by_role("button", name="Kirim permohonan").count() == 0
+    nojs.get_by_role("button", name="Kirim pengaduan").click()
+    nojs.wait_for_url(re.compile(r"/tanda-terima/"))
+    receipt = nojs.locator("main").inner_text()
+    assert "Pengaduan Anda sudah kami terima" in receipt
+    assert "mengambil surat" not in receipt and "Permohonan Anda" not in receipt
+    code = nojs.locator("#kode").inner_text().strip()
+    nojs.goto(f"{live_server}/lacak/{code}")
+    assert nojs.locator(".status-now").inner_text().strip() == "Diterima"
+    steps = nojs.locator(".timeline").inner_text()
+    assert "Siap diambil" not in steps and "Selesai ditangani" in steps
+    assert fits_the_screen(nojs)
+
+    req = db.session.scalar(select(ServiceRequest).where(ServiceRequest.tracking_code == code))
+    login(page, live_server, "operator.hanura@balai.test")
+    page.goto(f"{live_server}/kantor/permohonan/{req.id}")
+    facts = page.locator(".facts").inner_text()
+    assert "Isi pengaduan" in facts and "Keperluan" not in facts
+    assert facts.count("Kategori") == 1
+    for button in ("Periksa", "Tindak lanjuti"):
+        page.get_by_role("button", name=button, exact=True).click()
+        page.wait_for_load_state()
+    assert page.get_by_role("button", name="Tandai siap diambil").count() == 0
+    page.locator("#note-resolve").fill("Jalan sudah ditambal kemarin.")
+    page.get_by_role("button", name="Selesai ditangani").click()
+    page.locator(".badge.selesai", has_text="Selesai ditangani").first.wait_for()
+
+    nojs.goto(f"{live_server}/lacak/{code}")
+    assert nojs.locator(".status-now").inner_text().strip() == "Selesai ditangani"
+    assert "Jalan sudah ditambal kemarin." in nojs.locator(".timeline").inner_text()

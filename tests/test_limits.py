@@ -314,7 +314,9 @@ def test_a_limited_page_is_a_friendly_page_not_an_error(app, village, monkeypatc
     assert "Traceback" not in html and "<html" in html.lower()
 
 
-def test_resending_a_stored_form_at_the_limit_returns_its_receipt_and_is_never_counted(app, village, monkeypatch):
+def test_resending_a_stored_form_at_the_limit_returns_its_receipt_and_is_never_counted(
+    app, village, monkeypatch
+):
     # Issue 14, item 5: the double tap / "tekan lagi" case the idempotency key exists for.
     monkeypatch.setitem(app.config, "SUBMIT_PHONE_LIMIT", "2 per hour")
     monkeypatch.setitem(app.config, "SUBMIT_ADDRESS_LIMIT", "2 per hour")

@@ -66,12 +66,15 @@ def on_event(name: str, payload: dict) -> None:
 
 
 def _request_params(req: ServiceRequest) -> dict:
-    return {
+    params = {
         "village": req.village.display_name,
         "service": req.service.name,
         "code": req.tracking_code,
         "status": req.status,
     }
+    if req.service.is_complaint:
+        params["complaint"] = True  # the message speaks of a complaint, followed up, never collected
+    return params
 
 
 def _request_submitted(request_id: int) -> list[int]:
@@ -90,7 +93,9 @@ def _status_changed(payload: dict) -> list[int]:
     kind = messages.KIND_FOR_STATUS.get(payload["new_status"])
     if kind is None:
         return []
-    if payload["new_status"] in (states.PERLU_PERBAIKAN, states.DITOLAK):
+    if payload["new_status"] in (states.PERLU_PERBAIKAN, states.DITOLAK) or (
+        payload.get("action") == "resolve"
+    ):
         params["note"] = _last_note(req.id)
     return notify_resident(req, kind, params)
 

@@ -150,8 +150,8 @@ def _detail(req: ServiceRequest, *, status: int = 200, error: str | None = None,
     can_work = can_work_village(current_user, village)
     actions = []
     if can_work:
-        for action in states.actions_for(req.status):
-            label = action_label(action)
+        for action in states.actions_for(req.status, kind=req.service.kind):
+            label = action_label(action, req.service.kind)
             if action.name == "mark_ready" and letters.is_letter_service(req.service):
                 if letter is not None and not letter.is_issued and current_user.role != Role.HEAD:
                     continue
@@ -162,10 +162,9 @@ def _detail(req: ServiceRequest, *, status: int = 200, error: str | None = None,
                 else:
                     label = _("Terbitkan surat dan tandai siap diambil")
             actions.append((action, label))
-    fields = [
-        (f.get("label") or f.get("name"), (req.data or {}).get(f.get("name"), ""))
-        for f in req.service.fields or []
-    ]
+    # A complaint's category is shown once, from its own column, not again among the answers.
+    shown = [f for f in req.service.fields or [] if not (req.category and f.get("name") == "kategori")]
+    fields = [(f.get("label") or f.get("name"), (req.data or {}).get(f.get("name"), "")) for f in shown]
     known = {f.get("name") for f in req.service.fields or []}
     fields += [(key, value) for key, value in (req.data or {}).items() if key not in known]
     today = workflow.local_today()
@@ -243,7 +242,7 @@ def _perform(req: ServiceRequest, action: str, note: str, version: int) -> str:
         )
         return _("Surat nomor %(number)s terbit. Permohonan siap diambil.", number=letter.number)
     workflow.apply_action(req, action, actor=current_user, note=note, expected_version=version)
-    return _("Status permohonan sekarang: %(status)s.", status=status_label(req.status))
+    return _("Status permohonan sekarang: %(status)s.", status=status_label(req.status, req.service.kind))
 
 
 @bp.route("/lampiran/<int:attachment_id>")

@@ -37,7 +37,6 @@ from app.residents.forms import (
 )
 from app.web import active_village_or_404, render, submitted_here
 
-MAIN_PATH = (states.DIAJUKAN, states.DIVERIFIKASI, states.DIPROSES, states.SIAP_DIAMBIL, states.SELESAI)
 QUEUE_WORKING = (states.DIAJUKAN, states.DIVERIFIKASI, states.DIPROSES)
 QUEUE_SHOWN = 40
 MINE_MAX = 20
@@ -324,7 +323,7 @@ def track(code: str):
     final = req.status in states.FINAL_STATUSES
     actions = []
     if official and "officials.act" in current_app.view_functions:
-        actions = states.actions_for(req.status)
+        actions = states.actions_for(req.status, kind=req.service.kind)
     response = render(
         "residents/track.html",
         fragment="residents/_track_status.html",
@@ -350,19 +349,21 @@ def track(code: str):
 
 def _timeline(req: ServiceRequest) -> list[dict]:
     """What happened, with dates, then the main steps still to come."""
+    kind = req.service.kind
     steps = [
         {
             "status": change.to_status,
-            "label": status_label(change.to_status),
+            "label": status_label(change.to_status, kind),
             "at": change.created_at,
-            "note": change.note if change.action in ("request_fix", "reject") else "",
+            "note": change.note if change.action in ("request_fix", "reject", "resolve") else "",
             "done": True,
         }
         for change in req.history
     ]
-    if req.status in MAIN_PATH:
-        for status in MAIN_PATH[MAIN_PATH.index(req.status) + 1 :]:
-            steps.append({"status": status, "label": status_label(status), "done": False})
+    path = states.MAIN_PATHS.get(kind, states.MAIN_PATHS[states.LETTER])
+    if req.status in path:
+        for status in path[path.index(req.status) + 1 :]:
+            steps.append({"status": status, "label": status_label(status, kind), "done": False})
     return steps
 
 
@@ -540,6 +541,7 @@ def _status_rows(codes: list[str]) -> list:
             ServiceRequest.due_date,
             Service.code,
             Service.name,
+            Service.kind,
             Village.name.label("village_name"),
             Village.term,
         )
@@ -621,17 +623,26 @@ def queue(slug: str):
     village = active_village_or_404(slug)
     rows = db.session.execute(
         select(ServiceRequest.tracking_code, ServiceRequest.status)
+        .join(Service, Service.id == ServiceRequest.service_id)
         .where(
             ServiceRequest.village_id == village.id,
             ServiceRequest.status.in_((states.SIAP_DIAMBIL, *QUEUE_WORKING)),
+            Service.kind == states.LETTER,  # the letters queue: complaints are nobody's to collect
         )
         .order_by(ServiceRequest.submitted_at, ServiceRequest.id)
     ).all()
-    ready = [code for code, status in rows if status == states.SIAP_DIAMBIL][:QUEUE_SHOWN]
-    working = [code for code, status in rows if status in QUEUE_WORKING][:QUEUE_SHOWN]
+    all_ready = [code for code, status in rows if status == states.SIAP_DIAMBIL]
+    all_working = [code for code, status in rows if status in QUEUE_WORKING]
+    ready, working = all_ready[:QUEUE_SHOWN], all_working[:QUEUE_SHOWN]
     office, checkin_url = _office_screen(village)
     fingerprint = (
-        "|".join(ready) + "/" + "|".join(working) + "/" + _locale() + repr(office) + (checkin_url or "")
+        "|".join(ready)
+        + "/"
+        + "|".join(working)
+        + f"/{len(all_ready)}/{len(all_working)}/"
+        + _locale()
+        + repr(office)
+        + (checkin_url or "")
     )
     etag = "q" + hashlib.sha256(fingerprint.encode()).hexdigest()[:20]
     polling = _is_htmx()
@@ -643,6 +654,8 @@ def queue(slug: str):
         village=village,
         ready=ready,
         working=working,
+        more_ready=len(all_ready) - len(ready),
+        more_working=len(all_working) - len(working),
         etag=etag,
         office=office,
         checkin_url=checkin_url,
