@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from app.domain.errors import DomainError
 from app.domain.phone import normalize_phone
+from app.domain.tracking import normalize_tracking_code, tracking_key
 from app.extensions import db, limiter
 from app.models import ServiceRequest, Village
 
@@ -31,6 +32,9 @@ DEFAULTS = {
     # per address, and per form (a request form's key, or a private fix link).
     "UPLOAD_ADDRESS_LIMIT": "60 per hour;300 per day",
     "UPLOAD_FORM_LIMIT": "15 per hour",
+    # Fresh private links asked for on another phone (code + NIK + number): per address, per code.
+    "LINK_ADDRESS_LIMIT": "5 per hour;20 per day",
+    "LINK_CODE_LIMIT": "3 per day",
 }
 CODE_MISS_SCOPE = "tracking-code-miss"
 UPLOAD_SCOPE = "photo-uploads"
@@ -56,6 +60,20 @@ def phone_key(field: str):
         except DomainError:
             value = raw
         return _hashed("phone", value) if value else get_remote_address()
+
+    return key
+
+
+def code_key(field: str):
+    """Count against the tracking code typed into ``field`` (look-alikes folded, so spellings don't escape)."""
+
+    def key() -> str:
+        raw = (request.form.get(field) or "").strip()
+        try:
+            value = tracking_key(normalize_tracking_code(raw))
+        except DomainError:
+            value = raw.upper()
+        return _hashed("code", value)
 
     return key
 

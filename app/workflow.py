@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select, update
@@ -14,7 +14,7 @@ from app.domain.errors import N_, DomainError
 from app.domain.tracking import new_secret_token, new_tracking_code, token_digest, tracking_key
 from app.domain.workdays import add_working_days
 from app.extensions import db
-from app.models import Holiday, Service, ServiceRequest, StatusChange, User, Village, utcnow
+from app.models import Holiday, PrivateLink, Service, ServiceRequest, StatusChange, User, Village, utcnow
 
 TZ = ZoneInfo("Asia/Jakarta")
 
@@ -142,10 +142,38 @@ def find_by_code(code: str) -> ServiceRequest | None:
     return rows[0] if len(rows) == 1 else None
 
 
+# A link sent in a message, or asked for on another phone, opens the request this long.
+PRIVATE_LINK_DAYS = 30
+
+
 def find_by_fix_token(token: str) -> ServiceRequest | None:
+    """The request a private link opens: the receipt's own link, or a later one still in force."""
+    digest = token_digest(token)
+    req = db.session.scalar(select(ServiceRequest).where(ServiceRequest.fix_token_hash == digest))
+    if req is not None:
+        return req
     return db.session.scalar(
-        select(ServiceRequest).where(ServiceRequest.fix_token_hash == token_digest(token))
+        select(ServiceRequest)
+        .join(PrivateLink, PrivateLink.request_id == ServiceRequest.id)
+        .where(PrivateLink.token_hash == digest, PrivateLink.expires_at > utcnow())
     )
+
+
+def issue_private_link(req: ServiceRequest, reason: str) -> str:
+    """A fresh private link token for ``req`` (only its digest is stored); the caller sends it."""
+    token = new_secret_token()
+    now = utcnow()
+    db.session.add(
+        PrivateLink(
+            request_id=req.id,
+            token_hash=token_digest(token),
+            reason=reason,
+            created_at=now,
+            expires_at=now + timedelta(days=PRIVATE_LINK_DAYS),
+        )
+    )
+    db.session.flush()
+    return token
 
 
 def apply_action(

@@ -325,3 +325,75 @@ def test_a_complaint_has_its_own_words_from_the_form_to_the_officials_page(
     nojs.goto(f"{live_server}/lacak/{code}")
     assert nojs.locator(".status-now").inner_text().strip() == "Selesai ditangani"
     assert "Jalan sudah ditambal kemarin." in nojs.locator(".timeline").inner_text()
+
+
+# --- item 3: the resident reaches their private page, from this phone or another -----------------
+
+
+def send_letter_request_nojs(tab, base: str) -> str:
+    tab.goto(base + "/desa/hanura/layanan/domisili")
+    fill_letter(tab, purpose="Melamar kerja")
+    tab.get_by_role("button", name="Periksa jawaban").click()
+    tab.get_by_role("button", name="Kirim permohonan").click()
+    tab.wait_for_url(re.compile(r"/tanda-terima/"))
+    return tab.locator("#kode").inner_text().strip()
+
+
+@pytest.mark.parametrize("javascript", [True, False])
+def test_my_requests_reaches_the_private_page_to_fix_and_to_fetch_the_letter(
+    app, demo, live_server, page, nojs, javascript
+):
+    tab = page if javascript else nojs
+    code = send_letter_request_nojs(tab, live_server)
+    req = db.session.scalar(select(ServiceRequest).where(ServiceRequest.tracking_code == code))
+    workflow.apply_action(req, "request_fix", actor=None, note="Foto KK terpotong.")
+    db.session.commit()
+
+    tab.goto(live_server + "/saya")
+    row = tab.locator(f"[data-code='{code}']")
+    fix = row.get_by_role("link", name=re.compile("Perbaiki sekarang"))
+    fix.wait_for()
+    box = fix.bounding_box()
+    assert box["height"] >= 40  # a thumb-sized target
+    fix.click()
+    tab.wait_for_url(re.compile(r"/permohonan/"))
+    assert tab.get_by_role("heading", name="Perbaiki permohonan").is_visible()
+    assert "Foto KK terpotong." in tab.locator("main").inner_text()
+    assert fits_the_screen(tab)
+
+    workflow.apply_action(req, "resubmit", actor=None, by="resident")
+    db.session.commit()
+    issue_letter(code)
+    tab.goto(f"{live_server}/lacak/{code}")
+    tab.get_by_role("link", name="Unduh surat").click()
+    tab.wait_for_url(re.compile(r"/permohonan/"))
+    pdf = tab.get_by_role("link", name="Unduh surat (PDF)").get_attribute("href")
+    assert tab.request.get(live_server + pdf).body().startswith(b"%PDF")
+
+
+def test_on_another_phone_a_fresh_private_link_is_sent_to_the_number_on_the_request(
+    app, demo, live_server, page, nojs
+):
+    from tests.test_notifications_support import Gateway, set_channels
+
+    code = send_letter_request_nojs(nojs, live_server)
+    with Gateway() as gateway:
+        set_channels(demo_village(), whatsapp="webhook", whatsapp_url=gateway.url)
+        db.session.commit()
+        # Another phone (no session, no receipt): it only knows the code, the NIK and the number.
+        page.goto(f"{live_server}/lacak/{code}")
+        page.get_by_role("link", name=re.compile("Minta link pribadi baru")).click()
+        assert page.get_by_label("Kode lacak").input_value() == code
+        page.get_by_label("NIK").fill(NIK)
+        page.get_by_label("Nomor HP").fill("0812 3456 7890")
+        page.get_by_role("button", name="Kirim link ke HP saya").click()
+        page.get_by_text("kami kirim ke nomor HP tersebut").wait_for()
+        assert "/permohonan/" not in page.content()
+        assert fits_the_screen(page)
+        sent = [b["message"] for b in gateway.json_bodies() if "link pribadi" in b.get("message", "")]
+        assert len(sent) == 1
+        link = re.search(r"https?://\S+/permohonan/[A-Za-z0-9_-]{43}", sent[0]).group(0)
+
+    page.goto(live_server + link[link.index("/permohonan/") :])
+    assert page.get_by_text("Ini halaman pribadi Anda").is_visible()
+    assert code in page.locator("h1").inner_text()

@@ -136,6 +136,8 @@ ROUTES: dict[str, Route] = {
         WITH_SECRET, lambda d: f"/lacak/{d.code}", wrong=lambda d: "/lacak/2345-6789-AB"
     ),
     "residents.receipt": Route(RECEIPT, lambda d: f"/tanda-terima/{d.code}"),
+    "residents.mine_private": Route(RECEIPT, lambda d: f"/saya/{d.code}"),
+    "residents.ask_link": Route(PUBLIC, lambda d: "/lacak/tautan"),
     "residents.receipt_print": Route(RECEIPT, lambda d: f"/tanda-terima/{d.code}/cetak"),
     "residents.private": Route(
         WITH_SECRET,

@@ -109,6 +109,23 @@ class ServiceRequest(db.Model):
         return code
 
 
+class PrivateLink(db.Model):
+    """A further private link to a request, besides the one on its receipt (``fix_token_hash``).
+
+    Made when a message lets the resident act (fix the form, fetch the letter) or when they ask for
+    a fresh link on another phone; only the digest is kept, and each lapses after a while.
+    """
+
+    __tablename__ = "private_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("service_requests.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    reason: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class StatusChange(db.Model):
     """One step of a request's history; rows are only ever added (the audit trail)."""
 

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 from sqlalchemy import and_, case, delete, func, or_, select, update
 
+from app import workflow
 from app.domain import states
 from app.extensions import db
 from app.jobs import on_commit
@@ -122,14 +123,20 @@ def _deliver(n: Notification) -> str:
     config = current_app.config
     req = db.session.get(ServiceRequest, n.request_id) if n.request_id else None
     user = db.session.get(User, n.user_id) if n.user_id else None
-    if req is not None and not req.notify:
+    if req is not None and not req.notify and n.kind != messages.ASKED_LINK:
         return _finish(n, CANCELLED, "pemohon menghentikan pesan")
     if user is not None and not user.active:
         return _finish(n, CANCELLED, "akun tidak aktif")
-    rendered = messages.render(n.kind, n.params, n.locale, config["BASE_URL"])
     plan = _plan(n, req, user)
     if not plan:
         return _finish(n, CANCELLED, "tidak ada saluran untuk penerima ini")
+    params = n.params
+    if req is not None and n.route in (RESIDENT, RESIDENT_EMAIL) and n.kind in messages.ACTIONABLE:
+        # A message that asks the resident to act carries a private link. It is made now, for this
+        # attempt, and lives only in the message: the database keeps its digest, logs never see it.
+        token = workflow.issue_private_link(req, n.kind[:20])
+        params = {**n.params, "path": f"/permohonan/{token}"}
+    rendered = messages.render(n.kind, params, n.locale, config["BASE_URL"])
     existing = {d.channel: d for d in n.deliveries}
     if any(d.state == DELIVERED for d in existing.values()):
         return _finish(n, DELIVERED, "")  # a run that died after delivering, before saying so
@@ -158,7 +165,7 @@ def _deliver(n: Notification) -> str:
             reference=f"balai-{n.id}-{channel}",
             kind=n.kind,
             locale=n.locale or "id",
-            template_params=messages.template_params(n.kind, n.params, n.locale, config["BASE_URL"]),
+            template_params=messages.template_params(n.kind, params, n.locale, config["BASE_URL"]),
             topic=n.topic,
             attempt=d.attempts,
         )
@@ -206,7 +213,8 @@ def _plan(n: Notification, req: ServiceRequest | None, user: User | None) -> lis
     config = current_app.config
     plan: list[tuple] = []
     if n.route in (RESIDENT, RESIDENT_PUSH) and req is not None:
-        if config.get("VAPID_PRIVATE_KEY"):
+        # A link asked for on another phone goes to the phone number on the request, nowhere else.
+        if config.get("VAPID_PRIVATE_KEY") and n.kind != messages.ASKED_LINK:
             subs = db.session.scalars(
                 select(PushSubscription)
                 .where(PushSubscription.request_id == req.id)

@@ -43,6 +43,16 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
         "id": ("Permohonan selesai", "{village}: permohonan {code} selesai. Terima kasih. {link}"),
         "en": ("Request completed", "{village}: request {code} is complete. Thank you. {link}"),
     },
+    "private_link": {
+        "id": (
+            "Link pribadi permohonan",
+            "{village}: link pribadi permohonan {code}: {link} Jangan bagikan link ini kepada siapa pun.",
+        ),
+        "en": (
+            "Private link",
+            "{village}: private link of request {code}: {link} Do not share it with anyone.",
+        ),
+    },
     "new_request": {
         "id": ("Permohonan baru", "Permohonan baru: {service} ({code}). {link}"),
         "en": ("New request", "New request: {service} ({code}). {link}"),
@@ -141,6 +151,11 @@ COMPLAINT_STATUS_WORDS = {
     },
 }
 
+# Messages that ask the resident to act (fix the form, fetch the letter) carry a fresh private
+# link, made when the message is sent (app.notifications.jobs); the asked-for link is one of them.
+ASKED_LINK = "private_link"
+ACTIONABLE = frozenset({"needs_fix", "ready", ASKED_LINK})
+
 # Which message a resident gets when their request reaches a status.
 KIND_FOR_STATUS = {
     "diverifikasi": "status_changed",
@@ -203,7 +218,8 @@ def render(kind: str, params: dict, locale: str | None, base_url: str) -> Render
         # The note is what can give way: the link must survive, the rest is short and fixed.
         room = len(str(values["note"])) - (len(body) - SMS_LIMIT)
         values["note"] = _clip(str(values["note"]), max(room, 20))
-        body = text.format(**values)
+        # A cut note ends in "...": the template's own period after it would make four.
+        body = text.replace("{note}.", "{note}").format(**values)
     return Rendered(title=title, text=body, url=url, path=path)
 
 

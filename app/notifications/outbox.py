@@ -59,6 +59,8 @@ def on_event(name: str, payload: dict) -> None:
         ids = _order_created(payload)
     elif name == events.ANNOUNCEMENT_PUBLISHED:
         ids = _announcement_published(payload)
+    elif name == events.PRIVATE_LINK_ASKED:
+        ids = _private_link_asked(payload["request_id"])
     else:
         return
     if ids:
@@ -98,6 +100,19 @@ def _status_changed(payload: dict) -> list[int]:
     ):
         params["note"] = _last_note(req.id)
     return notify_resident(req, kind, params)
+
+
+def _private_link_asked(request_id: int) -> list[int]:
+    """A fresh private link, to the phone number on the request only (made when it is sent)."""
+    req = db.session.get(ServiceRequest, request_id)
+    if req is None or not req.phone:
+        return []
+    row = _notification(
+        messages.ASKED_LINK, RESIDENT, req.village_id, _request_params(req), req.locale, request_id=req.id
+    )
+    db.session.add(row)
+    db.session.flush()
+    return [row.id]
 
 
 def _last_note(request_id: int) -> str:

@@ -168,6 +168,32 @@ def check_selects(form: ApplicantForm, service: Service) -> bool:
     return ok
 
 
+class LinkForm(FlaskForm):
+    """Ask for a fresh private link on another phone: what only the resident knows, together."""
+
+    kode = StringField(
+        _l("Kode lacak"),
+        validators=[DataRequired(_l("Kode lacak belum diisi."))],
+        render_kw={"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false"},
+    )
+    nik = StringField(
+        _l("NIK pemohon"),
+        validators=[_nik_check],
+        render_kw={"inputmode": "numeric", "autocomplete": "off", "maxlength": 24},
+    )
+    phone = TelField(
+        _l("Nomor HP yang ditulis di permohonan"),
+        validators=[_phone_check],
+        render_kw={"inputmode": "tel", "autocomplete": "tel"},
+    )
+
+    def validate_kode(self, field) -> None:
+        try:
+            field.data = normalize_tracking_code(field.data)
+        except DomainError as err:
+            raise ValidationError(_(err.message, **err.params)) from None
+
+
 class TrackForm(FlaskForm):
     class Meta:
         csrf = False

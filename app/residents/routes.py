@@ -30,6 +30,7 @@ from app.residents.catalog import field_label, option_label
 from app.residents.forms import (
     FIELD_PREFIX,
     FixForm,
+    LinkForm,
     TrackForm,
     check_selects,
     request_form,
@@ -567,7 +568,46 @@ def _clean_codes(raw: list[str]) -> list[str]:
 
 @bp.route("/saya")
 def mine():
-    return render("residents/mine.html", rows=_status_rows(receipts.codes()))
+    return render("residents/mine.html", rows=_status_rows(receipts.codes()), held=set(receipts.codes()))
+
+
+@bp.route("/saya/<code>")
+def mine_private(code: str):
+    """The private page of a request sent from this phone (its link stays sealed in the session)."""
+    token = receipts.private_token(code) if receipts.holds(code) else None
+    if token is None:
+        return redirect(url_for("residents.track", code=code))
+    response = redirect(url_for("residents.private", token=token), 303)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/lacak/tautan", methods=["GET", "POST"])
+@limiter.limit(limits.configured("LINK_ADDRESS_LIMIT"), key_func=limits.address_key, methods=["POST"])
+@limiter.limit(limits.configured("LINK_CODE_LIMIT"), key_func=limits.code_key("kode"), methods=["POST"])
+def ask_link():
+    """A fresh private link, sent to the phone number on the request: for a resident on another phone.
+
+    The page never says whether code, NIK and number matched (so it tests no NIK), and never shows
+    the link: it goes only to the number the request holds.
+    """
+    if request.method == "GET":
+        form = LinkForm(formdata=None, kode=(request.args.get("kode") or "")[:20])
+        return _no_store(render("residents/ask_link.html", form=form))
+    form = LinkForm()
+    if not form.validate():
+        return _no_store(render("residents/ask_link.html", form=form, status=422))
+    req = _request_by_code(form.kode.data)
+    if req is not None and req.nik == form.nik.data and req.phone and req.phone == form.phone.data:
+        events.emit(events.PRIVATE_LINK_ASKED, request_id=req.id, village_id=req.village_id)
+        db.session.commit()
+    flash(
+        _(
+            "Bila kode, NIK dan nomor HP itu cocok dengan sebuah permohonan, link pribadi yang baru "
+            "kami kirim ke nomor HP tersebut lewat WhatsApp atau SMS dalam beberapa menit."
+        )
+    )
+    return redirect(url_for("residents.ask_link"), 303)
 
 
 @bp.route("/saya/status")
@@ -584,7 +624,7 @@ def mine_status():
         limits.code_missed(left)
         abort(429)
     limits.code_missed(missed)
-    response = render("residents/_mine_rows.html", rows=rows)
+    response = render("residents/_mine_rows.html", rows=rows, held=set(receipts.codes()))
     response.headers["Cache-Control"] = "no-store"
     return response
 
