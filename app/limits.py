@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import tempfile
 
 from flask import current_app, g, request
 from flask_limiter.util import get_remote_address
@@ -38,6 +39,47 @@ DEFAULTS = {
 }
 CODE_MISS_SCOPE = "tracking-code-miss"
 UPLOAD_SCOPE = "photo-uploads"
+
+
+# Resident forms with photos take a larger body than the app's MAX_CONTENT_LENGTH (two 20 MB camera
+# photos must bring the form back with a clear message, not a bare 413), but keep at most
+# MAX_PHOTO_BYTES + 1 of each photo: the rest is counted and dropped as it streams in.
+PHOTO_FORM_ENDPOINTS = frozenset({"residents.request_service", "residents.private"})
+
+
+class CappedUpload:
+    """A file part of a form, kept up to ``cap`` bytes; ``seen`` is how many were sent."""
+
+    def __init__(self, cap: int):
+        self._file = tempfile.SpooledTemporaryFile(max_size=512 * 1024, mode="w+b")  # noqa: SIM115
+        self.cap = cap
+        self.kept = 0
+        self.seen = 0
+
+    def write(self, data: bytes) -> int:
+        self.seen += len(data)
+        room = self.cap - self.kept
+        if room > 0:
+            piece = data[:room]
+            self._file.write(piece)
+            self.kept += len(piece)
+        return len(data)
+
+    def __getattr__(self, name: str):
+        return getattr(self._file, name)
+
+
+def init_app(app) -> None:
+    """Make room for photos in the resident forms before anything (CSRF, limits) reads the form."""
+
+    def room_for_photos() -> None:
+        if request.method == "POST" and request.endpoint in PHOTO_FORM_ENDPOINTS:
+            request.max_content_length = app.config["MAX_FORM_UPLOAD_BYTES"]
+            cap = app.config["MAX_PHOTO_BYTES"] + 1
+            # Werkzeug asks the request for each file part's stream; this request's keep only `cap`.
+            request._get_file_stream = lambda *args, **kwargs: CappedUpload(cap)
+
+    app.before_request_funcs.setdefault(None, []).insert(0, room_for_photos)
 
 
 def configured(name: str):

@@ -118,6 +118,7 @@ def collect(
                     filename=upload.filename,
                     declared_type=upload.mimetype,
                     max_bytes=max_bytes,
+                    size=getattr(upload.stream, "seen", None),  # all it was sent (app.limits)
                 )
                 name = store().save(photo.data, photo.ext)
             except DomainError as err:
