@@ -129,7 +129,7 @@ def test_a_code_typed_with_look_alikes_finds_the_request(app, hanura, live_serve
     page.get_by_label("Kode lacak").fill("7kq5 m29d 48")  # read off a blurred receipt: S→5, Z→2, B→8
     page.get_by_role("button", name="Lacak").click()
     page.wait_for_url(re.compile(r"/lacak/7KQS-MZ9D-4B$"))
-    assert page.locator(".status-now").inner_text().strip() == "Diajukan"
+    assert page.locator(".status-now").inner_text().strip() == "Diterima"  # a complaint's first step
     assert fits_the_screen(page)
 
 
@@ -397,3 +397,132 @@ def test_on_another_phone_a_fresh_private_link_is_sent_to_the_number_on_the_requ
     page.goto(live_server + link[link.index("/permohonan/") :])
     assert page.get_by_text("Ini halaman pribadi Anda").is_visible()
     assert code in page.locator("h1").inner_text()
+
+
+# --- item 1: a form sent without signal is kept on the phone and filed once -------------------
+
+
+def test_without_signal_the_form_and_its_photos_stay_on_the_phone_and_are_filed_once_after_reopening(
+    app, hanura, live_server, page
+):
+    from tests.test_browser_pwa import installed
+
+    installed(page, live_server)
+    page.goto(live_server + "/desa/hanura/layanan/domisili")
+    fill_letter(page)
+    page.context.set_offline(True)
+    button = page.get_by_role("button", name="Periksa jawaban")
+    button.click()
+    saved = page.get_by_text("disimpan di HP ini")
+    saved.wait_for()
+    assert in_viewport(saved), "the note must be where the resident is looking"
+    assert abs(saved.bounding_box()["y"] - button.bounding_box()["y"]) < 200  # next to the button pressed
+    kept = page.evaluate(
+        "BalaiDrafts.all().then(d => d.map(x => x.fields.filter(f => typeof f[1] !== 'string').length))"
+    )
+    assert kept == [2], "the draft keeps both photos"
+    page.screenshot(path="/tmp/fr/offline-saved.png")
+
+    # The resident closes the app; later, with signal, opens it again on its home page.
+    context = page.context
+    page.close()
+    context.set_offline(False)
+    again = context.new_page()
+    again.goto(live_server + "/")
+    note = again.get_by_role("link", name="Lihat tanda terima")
+    note.wait_for(timeout=20_000)
+    assert request_count() == 1
+    req = db.session.scalars(select(ServiceRequest)).one()
+    assert len(req.attachments) == 2
+    note.click()
+    again.wait_for_url(re.compile(r"/tanda-terima/"))
+    assert again.locator("#kode").inner_text().strip() == req.tracking_code
+    again.goto(live_server + "/desa/hanura/layanan")
+    again.wait_for_timeout(500)
+    assert request_count() == 1
+
+
+# --- item 12: photos too large, with and without JavaScript -------------------------------------
+
+
+def camera_photo() -> bytes:
+    """A 4000×3000 phone-camera-like JPEG of 2-3 MB."""
+    import io
+
+    from PIL import Image, ImageFilter
+
+    bands = [Image.effect_noise((4000, 3000), 20).filter(ImageFilter.GaussianBlur(1.2)) for _ in range(3)]
+    buffer = io.BytesIO()
+    Image.merge("RGB", bands).save(buffer, "JPEG", quality=93)
+    return buffer.getvalue()
+
+
+def test_with_javascript_photos_are_made_small_on_the_phone_and_sent_with_a_progress_bar(
+    app, hanura, live_server, page
+):
+    photo = camera_photo()
+    assert 2_000_000 < len(photo) < 3_200_000
+    page.goto(live_server + "/desa/hanura/layanan/domisili")
+    fill_letter(page, photos=False)
+    for label in ("Foto KTP", "Foto Kartu Keluarga"):
+        page.get_by_label(label).set_input_files(
+            files=[{"name": "IMG_2041.jpg", "mimeType": "image/jpeg", "buffer": photo}]
+        )
+    page.get_by_text("Foto dikecilkan").wait_for()
+    posts = []
+    page.on("requestfinished", lambda r: posts.append(r) if r.method == "POST" else None)
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    # A slow 3G upload: the bar has time to show.
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 150, "downloadThroughput": 160_000, "uploadThroughput": 90_000},
+    )
+    page.get_by_role("button", name="Periksa jawaban").click()
+    bar = page.locator("progress.upload")
+    bar.wait_for(state="visible")
+    for _ in range(100):
+        if page.evaluate("document.querySelector('progress.upload').value") > 0:
+            break
+        page.wait_for_timeout(100)
+    assert page.evaluate("document.querySelector('progress.upload').value") > 0
+    assert in_viewport(bar) or in_viewport(page.locator(".upload-status"))
+    status = page.locator(".upload-status").inner_text()
+    assert "Mengirim" in status
+    # What the phone is sending, as the browser's own upload progress counts it.
+    total = re.search(r"dari ([\d,]+) (KB|MB)", status)
+    sending = float(total.group(1).replace(",", ".")) * (1024 if total.group(2) == "KB" else 1024 * 1024)
+    page.screenshot(path="/tmp/fr/upload-progress.png")
+    page.get_by_role("heading", name="Periksa jawaban Anda").wait_for(timeout=60_000)
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
+    )
+    print("sent bytes", sending, "original", len(photo))
+    assert len(posts) == 1 and 2 * 50_000 < sending < 2 * 450_000, (
+        "each photo should travel as a few hundred KB"
+    )
+    assert page.get_by_text("Terlampir").count() == 2
+
+
+def test_without_javascript_two_huge_photos_bring_the_form_back_with_the_answers_and_their_sizes(
+    app, hanura, live_server, nojs
+):
+    import os
+
+    nojs.goto(live_server + "/desa/hanura/layanan/domisili")
+    fill_letter(nojs, photos=False)
+    huge = b"\xff\xd8\xff\xe0" + os.urandom(20 * 1024 * 1024)
+    nojs.get_by_label("Foto KTP").set_input_files(
+        files=[{"name": "a.jpg", "mimeType": "image/jpeg", "buffer": huge}]
+    )
+    nojs.get_by_label("Foto Kartu Keluarga").set_input_files(
+        files=[{"name": "b.jpg", "mimeType": "image/jpeg", "buffer": huge + os.urandom(2 * 1024 * 1024)}]
+    )
+    nojs.get_by_role("button", name="Periksa jawaban").click()
+    nojs.get_by_text("Foto terlalu besar (20 MB). Batasnya 10 MB.").wait_for()
+    assert nojs.get_by_text("Foto terlalu besar (22 MB). Batasnya 10 MB.").is_visible()
+    assert "Berkas terlalu besar" not in nojs.content()
+    assert nojs.get_by_label("Nama lengkap").input_value() == "Siti Wulandari"
+    assert nojs.get_by_label("Keperluan").input_value() == "Untuk melamar kerja."
+    assert fits_the_screen(nojs)

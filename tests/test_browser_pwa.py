@@ -139,19 +139,11 @@ def _fill_complaint(page) -> None:
     page.fill("[name=purpose]", "Jalan berlubang di dusun 2")
 
 
-def _with_offline_js(page, base: str) -> None:
-    # The resident form includes static/js/offline.js; add it if this tree's template does not yet.
-    if not page.locator("script[src*='js/offline.js']").count():
-        src = re.search(r'importScripts\("([^"]+)"\)', page.request.get(base + "/sw.js").text()).group(1)
-        page.add_script_tag(url=base + src)
-
-
 def test_a_form_sent_without_signal_is_kept_and_filed_once_when_the_signal_returns(
     app, hanura, live_server, page
 ):
     installed(page, live_server)
     page.goto(live_server + "/desa/hanura/layanan/pengaduan")
-    _with_offline_js(page, live_server)
     _fill_complaint(page)
 
     page.context.set_offline(True)
@@ -179,7 +171,6 @@ def test_a_form_sent_without_signal_is_kept_and_filed_once_when_the_signal_retur
 def test_a_draft_replayed_after_it_was_filed_makes_no_second_request(app, hanura, live_server, page):
     installed(page, live_server)
     page.goto(live_server + "/desa/hanura/layanan/pengaduan")
-    _with_offline_js(page, live_server)
     _fill_complaint(page)
     page.context.set_offline(True)
     page.locator("form [name=step]").first.click()
@@ -195,7 +186,6 @@ def test_a_draft_replayed_after_it_was_filed_makes_no_second_request(app, hanura
 def test_a_draft_the_server_refuses_goes_back_into_its_form(app, hanura, live_server, page):
     installed(page, live_server)
     page.goto(live_server + "/desa/hanura/layanan/pengaduan")
-    _with_offline_js(page, live_server)
     _fill_complaint(page)
     page.fill("[name=nik]", "1809107508920001")  # day 75: not a real date of birth
     page.context.set_offline(True)
@@ -206,7 +196,6 @@ def test_a_draft_the_server_refuses_goes_back_into_its_form(app, hanura, live_se
     assert request_count() == 0
 
     page.goto(live_server + "/desa/hanura/layanan/pengaduan")
-    _with_offline_js(page, live_server)
     page.get_by_text("perlu diperbaiki").wait_for()
     assert page.input_value("[name=name]") == "Siti Wulandari"
     assert page.input_value("[name=nik]") == "1809107508920001"

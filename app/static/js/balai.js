@@ -21,3 +21,22 @@ if ("serviceWorker" in navigator) {
   else scan();
   document.addEventListener("htmx:load", function (e) { scan(e.target); });
 })();
+// A request kept offline (js/offline.js) that the service worker filed once the signal returned,
+// perhaps after the app was closed: said on whatever page is open, with its receipt.
+if ("serviceWorker" in navigator) {
+  navigator.serviceWorker.addEventListener("message", function (e) {
+    if (!e.data || e.data.type !== "drafts") return;
+    e.data.results.forEach(function (r) {
+      var box = document.getElementById("draft-note") || document.createElement("p");
+      box.id = "draft-note";
+      box.className = "flash";
+      box.setAttribute("role", "status");
+      box.textContent = r.ok ? "Permohonan yang tersimpan sudah terkirim. " : "Permohonan yang tersimpan belum bisa dikirim: ada isian yang perlu diperbaiki. ";
+      var a = document.createElement("a");
+      a.href = r.ok ? r.url : r.action;
+      a.textContent = r.ok ? "Lihat tanda terima" : "Buka formulirnya";
+      box.appendChild(a);
+      if (!box.parentNode) { var main = document.querySelector("main") || document.body; main.insertBefore(box, main.firstChild); }
+    });
+  });
+}

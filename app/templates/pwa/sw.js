@@ -62,7 +62,7 @@ function fromCache(request) {
 function sendDrafts() {
   return BalaiDrafts.flush().then((results) => {
     if (!results.length) return;
-    const plain = results.map((r) => ({ ok: r.ok, url: r.url, status: r.status }));
+    const plain = results.map((r) => ({ ok: r.ok, url: r.url, status: r.status, action: r.draft.action }));
     return Promise.all([
       keepPage(new Request("/saya")).catch(() => undefined),
       self.clients.matchAll({ type: "window" }).then((list) =>
