@@ -526,3 +526,36 @@ def test_without_javascript_two_huge_photos_bring_the_form_back_with_the_answers
     assert nojs.get_by_label("Nama lengkap").input_value() == "Siti Wulandari"
     assert nojs.get_by_label("Keperluan").input_value() == "Untuk melamar kerja."
     assert fits_the_screen(nojs)
+
+
+# --- item 13: Back after sending; item 15: the check step shows the photos -------------------
+
+
+@pytest.mark.parametrize("javascript", [True, False])
+def test_back_after_sending_says_it_was_sent_and_the_check_step_shows_the_photos(
+    app, hanura, live_server, page, nojs, javascript
+):
+    tab = page if javascript else nojs
+    tab.goto(live_server + "/desa/hanura/layanan/domisili")
+    fill_letter(tab)
+    tab.get_by_role("button", name="Periksa jawaban").click()
+    tab.get_by_role("heading", name="Periksa jawaban Anda").wait_for()
+    thumbs = tab.locator("img.thumb")
+    assert thumbs.count() == 2
+    for i in range(2):
+        assert tab.evaluate("img => img.complete && img.naturalWidth > 0", thumbs.nth(i).element_handle())
+        assert thumbs.nth(i).get_attribute("src").startswith("data:image/jpeg")  # no address to an ID photo
+    assert fits_the_screen(tab)
+    tab.screenshot(path=f"/tmp/fr/check-{'js' if javascript else 'nojs'}.png", full_page=True)
+    tab.get_by_role("button", name="Kirim permohonan").click()
+    tab.wait_for_url(re.compile(r"/tanda-terima/"))
+    code = tab.locator("#kode").inner_text().strip()
+
+    tab.go_back()
+    tab.get_by_text("Anda sudah mengirim ini").first.wait_for()
+    link = tab.get_by_role("link", name=re.compile("lihat tanda terima", re.IGNORECASE))
+    assert in_viewport(link.first)
+    tab.screenshot(path=f"/tmp/fr/back-{'js' if javascript else 'nojs'}.png")
+    link.first.click()
+    tab.wait_for_url(re.compile(rf"/tanda-terima/{code}$"))
+    assert request_count() == 1

@@ -25,7 +25,7 @@ from app.i18n import status_label
 from app.models import Service, ServiceRequest, Village
 from app.pagecache import shared
 from app.qr import qr_svg
-from app.residents import bp, intake, receipts
+from app.residents import bp, checks, intake, receipts
 from app.residents.catalog import field_label, option_label
 from app.residents.forms import (
     FIELD_PREFIX,
@@ -94,7 +94,7 @@ def _service_or_404(village: Village, code: str) -> Service:
     return service
 
 
-def _form_page(village, service, form, photos, status=200, error=None):
+def _form_page(village, service, form, photos, status=200, error=None, sent=None):
     return render(
         "residents/form.html",
         fragment="residents/_form.html",
@@ -104,6 +104,7 @@ def _form_page(village, service, form, photos, status=200, error=None):
         form=form,
         photos=photos,
         error=error,
+        sent=sent,
         max_photo_bytes=current_app.config["MAX_PHOTO_BYTES"],
     )
 
@@ -128,9 +129,19 @@ def request_service(slug: str, code: str):
     village = active_village_or_404(slug)
     service = _service_or_404(village, code)
     if request.method == "GET":
+        checking = checks.load(request.path)
+        sent = _stored_code(village, checking["key"]) if checking else None
+        if request.args.get("langkah") == "periksa":
+            # The check step, after its POST was redirected here: Back and Reload never resend a form.
+            if checking is None:
+                return redirect(url_for("residents.request_service", slug=slug, code=code), 303)
+            if sent is not None:
+                return _no_store(render("residents/sent.html", village=village, service=service, code=sent))
+            form, photos = checks.restore(checking, service)
+            return _no_store(_check_page(village, service, form, photos))
         form = request_form(service, formdata=None, idempotency_key=secrets.token_urlsafe(24))
         # A cached copy would carry an old idempotency key and turn a new request into a replay.
-        return _no_store(_form_page(village, service, form, {}))
+        return _no_store(_form_page(village, service, form, {}, sent=sent))
 
     sent = limits.sent_before()
     if sent is not None:
@@ -163,6 +174,14 @@ def request_service(slug: str, code: str):
         receipts.remember(result.request.tracking_code, result.fix_token)
         return redirect(url_for("residents.receipt", code=result.request.tracking_code), 303)
 
+    kept = checks.keep(request.path, form, photos)
+    if kept and request.headers.get("Sec-Fetch-Mode") == "navigate":
+        # A browser's own form post (no JavaScript): the check step gets an address of its own.
+        return redirect(url_for("residents.request_service", slug=slug, code=code, langkah="periksa"), 303)
+    return _check_page(village, service, form, photos)
+
+
+def _check_page(village: Village, service: Service, form, photos: dict):
     return render(
         "residents/check.html",
         fragment="residents/_check.html",
@@ -170,8 +189,18 @@ def request_service(slug: str, code: str):
         service=service,
         form=form,
         photos=photos,
+        thumbs={key: intake.thumbnail(photo) for key, photo in photos.items()},
         answers=_answers(form, service),
         nik_info=parse_nik(form.nik.data),
+    )
+
+
+def _stored_code(village: Village, key: str) -> str | None:
+    """The tracking code of the request this village stored under idempotency ``key``, if any."""
+    return db.session.scalar(
+        select(ServiceRequest.tracking_code).where(
+            ServiceRequest.village_id == village.id, ServiceRequest.idempotency_key == key
+        )
     )
 
 

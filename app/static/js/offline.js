@@ -220,7 +220,10 @@ if (typeof document !== "undefined") (function () {
   // copy says that this form was already sent.
   window.addEventListener("pageshow", function (e) {
     var key = document.querySelector("input[name=idempotency_key]");
-    if (e.persisted && key && sessionStorage.getItem("balai.sent") === key.value) location.reload();
+    if (e.persisted && key && sessionStorage.getItem("balai.sent") === key.value) return location.reload();
+    // Back from the receipt: the browser would put the page where it was left, below the note.
+    var sent = document.querySelector(".sent-note");
+    if (sent) setTimeout(function () { sent.scrollIntoView({ block: "start" }); }, 0);
   });
   window.addEventListener("submit", function (e) {
     var form = e.target;
