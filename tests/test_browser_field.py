@@ -559,3 +559,18 @@ def test_back_after_sending_says_it_was_sent_and_the_check_step_shows_the_photos
     link.first.click()
     tab.wait_for_url(re.compile(rf"/tanda-terima/{code}$"))
     assert request_count() == 1
+
+
+# --- item 15: the tracking page's reload hint only for phones without JavaScript -------------
+
+
+def test_the_reload_hint_is_shown_only_without_javascript(app, hanura, live_server, page, nojs):
+    req = submit(hanura)
+    page.goto(f"{live_server}/lacak/{req.tracking_code}")
+    text = page.locator("main").inner_text()
+    assert "Tanpa JavaScript" not in text and "Muat ulang halaman" not in text
+    assert "memperbarui dirinya sendiri" in text
+    nojs.goto(f"{live_server}/lacak/{req.tracking_code}")
+    text = nojs.locator("main").inner_text()
+    assert "Muat ulang halaman untuk melihat status terbaru." in text
+    assert "memperbarui dirinya sendiri" not in text

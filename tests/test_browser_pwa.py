@@ -103,20 +103,28 @@ def test_a_visited_tracking_page_shows_its_last_seen_state_without_signal(app, h
     req = complaint(hanura)
     installed(page, live_server)
     page.goto(f"{live_server}/lacak/{req.tracking_code}")
-    seen = page.locator("main").inner_text()
+    seen = page.locator("#lacak-status").inner_text()
     assert req.tracking_code in seen
+    assert not page.locator("[data-as-of]").is_visible()
 
-    # The village moves on while the phone has no signal: the phone shows what it saw last.
+    # The village moves on while the phone has no signal: the phone shows what it saw last,
+    # and says it is the status of that moment (issue 14, item 15).
     workflow.apply_action(req, "verify", actor=None, expected_version=req.version)
     db.session.commit()
     page.context.set_offline(True)
     page.goto(f"{live_server}/lacak/{req.tracking_code}")
-    assert page.locator("main").inner_text() == seen
+    assert page.locator("#lacak-status").inner_text() == seen
     assert "tidak tersambung" not in page.content()
+    as_of = page.locator("[data-as-of]")
+    assert as_of.is_visible() and re.search(r"status per .*\d{2}[.:]\d{2}", as_of.inner_text())
+    box = as_of.bounding_box()
+    assert box["y"] < 740  # on the first screen, above the status
+    page.screenshot(path="/tmp/fr/offline-as-of.png")
 
     page.context.set_offline(False)
     page.goto(f"{live_server}/lacak/{req.tracking_code}")
-    assert page.locator("main").inner_text() != seen
+    assert page.locator("#lacak-status").inner_text() != seen
+    assert not page.locator("[data-as-of]").is_visible()
 
 
 def test_my_requests_open_without_signal(app, hanura, live_server, page):

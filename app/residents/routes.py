@@ -367,6 +367,7 @@ def track(code: str):
         official=official,
         actions=actions,
         owner=submitted_here(req.tracking_code),
+        rendered_at=models.utcnow(),
     )
     if polling:
         response.set_etag(etag)
@@ -597,7 +598,12 @@ def _clean_codes(raw: list[str]) -> list[str]:
 
 @bp.route("/saya")
 def mine():
-    return render("residents/mine.html", rows=_status_rows(receipts.codes()), held=set(receipts.codes()))
+    return render(
+        "residents/mine.html",
+        rows=_status_rows(receipts.codes()),
+        held=set(receipts.codes()),
+        rendered_at=models.utcnow(),
+    )
 
 
 @bp.route("/saya/<code>")

@@ -1,4 +1,11 @@
 // Registers the service worker; the rest of the pages work without this file.
+// Words for people with JavaScript ("this page updates itself") are shown only to them.
+document.addEventListener("DOMContentLoaded", function () {
+  Array.prototype.forEach.call(document.querySelectorAll("[data-js-only]"), function (el) { el.hidden = false; });
+});
+window.addEventListener("online", function () {
+  Array.prototype.forEach.call(document.querySelectorAll("[data-as-of]"), function (el) { el.hidden = true; });
+});
 if ("serviceWorker" in navigator) {
   window.addEventListener("load", function () {
     navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(function () {});
