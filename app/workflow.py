@@ -15,6 +15,7 @@ from app.domain.tracking import new_secret_token, new_tracking_code, token_diges
 from app.domain.workdays import add_working_days
 from app.extensions import db
 from app.models import Holiday, PrivateLink, Service, ServiceRequest, StatusChange, User, Village, utcnow
+from app.models.services import TO_REGION, TO_VILLAGE
 
 TZ = ZoneInfo("Asia/Jakarta")
 
@@ -61,6 +62,7 @@ def submit_request(
     purpose: str = "",
     category: str | None = None,
     hide_name: bool = False,
+    to_region: bool = False,
     channel: str = "online",
     assisted_by: User | None = None,
     locale: str | None = None,
@@ -90,6 +92,7 @@ def submit_request(
         purpose=purpose,
         category=category,
         hide_name=hide_name,
+        routed_to=TO_REGION if to_region and service.is_complaint else TO_VILLAGE,
         idempotency_key=idempotency_key,
         fix_token_hash=token_digest(token),
         channel=channel,

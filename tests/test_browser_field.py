@@ -574,3 +574,40 @@ def test_the_reload_hint_is_shown_only_without_javascript(app, hanura, live_serv
     text = nojs.locator("main").inner_text()
     assert "Muat ulang halaman untuk melihat status terbaru." in text
     assert "memperbarui dirinya sendiri" not in text
+
+
+# --- item 9: a complaint about the village office goes to the kecamatan/kabupaten -------------
+
+
+def test_a_complaint_about_the_village_office_goes_to_the_region_and_not_to_the_village(
+    app, demo, live_server, page, nojs
+):
+    nojs.goto(live_server + "/desa/hanura/layanan/pengaduan")
+    fill_complaint(nojs)
+    nojs.get_by_label("Isi pengaduan").fill("Petugas meminta uang Rp50.000 untuk surat domisili.")
+    nojs.get_by_label(re.compile("tentang kantor desa atau perangkat desa")).check()
+    nojs.get_by_role("button", name="Periksa jawaban").click()
+    assert "Admin kecamatan/kabupaten" in nojs.locator(".answers").inner_text()
+    nojs.get_by_role("button", name="Kirim pengaduan").click()
+    nojs.wait_for_url(re.compile(r"/tanda-terima/"))
+    code = nojs.locator("#kode").inner_text().strip()
+    nojs.goto(f"{live_server}/lacak/{code}")
+    assert "Admin kecamatan/kabupaten" in nojs.locator(".answers").inner_text()
+    assert fits_the_screen(nojs)
+
+    login(page, live_server, "operator.hanura@balai.test")
+    page.goto(f"{live_server}/kantor/?status=semua")
+    assert code not in page.locator("main").inner_text()
+    req = db.session.scalar(select(ServiceRequest).where(ServiceRequest.tracking_code == code))
+    assert page.goto(f"{live_server}/kantor/permohonan/{req.id}").status == 404
+    page.goto(f"{live_server}/akun/keluar")  # GET shows the sign-out page; the form posts it
+    page.context.clear_cookies()
+
+    login(page, live_server, "pesawaran@balai.test")
+    page.goto(f"{live_server}/kantor/")
+    page.get_by_role("link", name="Pengaduan tentang kantor desa").click()
+    page.get_by_role("link", name=re.compile(code)).click()
+    assert "Rp50.000" in page.locator("main").inner_text()
+    page.get_by_role("button", name="Periksa", exact=True).click()
+    page.locator(".badge.diverifikasi").first.wait_for()
+    assert fits_the_screen(page)

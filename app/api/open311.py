@@ -16,6 +16,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from app import limits, workflow
+from app.access import village_desk
 from app.api import bp
 from app.api.formats import xml_body
 from app.domain import states
@@ -248,7 +249,7 @@ def _complaints(village: Village):
     return (
         select(ServiceRequest)
         .join(Service, Service.id == ServiceRequest.service_id)
-        .where(ServiceRequest.village_id == village.id, Service.kind == COMPLAINT)
+        .where(ServiceRequest.village_id == village.id, Service.kind == COMPLAINT, village_desk())
     )
 
 

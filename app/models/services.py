@@ -14,6 +14,9 @@ from app.models.base import UTCDateTime, utcnow
 from app.models.village import Village
 
 LETTER, COMPLAINT = "letter", "complaint"
+# Who handles a request: the village office, or (a complaint about that office or its officials)
+# the admins of the kecamatan/kabupaten above it, out of the village officials' sight.
+TO_VILLAGE, TO_REGION = "desa", "wilayah"
 
 
 class Service(db.Model):
@@ -79,6 +82,7 @@ class ServiceRequest(db.Model):
     purpose: Mapped[str] = mapped_column(Text, default="")
     category: Mapped[str | None] = mapped_column(String(40))
     hide_name: Mapped[bool] = mapped_column(Boolean, default=False)
+    routed_to: Mapped[str] = mapped_column(String(10), default=TO_VILLAGE, server_default=TO_VILLAGE)
     idempotency_key: Mapped[str] = mapped_column(String(64))
     fix_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     channel: Mapped[str] = mapped_column(String(10), default="online")
@@ -98,6 +102,11 @@ class ServiceRequest(db.Model):
         order_by="StatusChange.id", back_populates="request", lazy="selectin"
     )
     attachments: Mapped[list[Attachment]] = relationship(order_by="Attachment.id", lazy="selectin")
+
+    @property
+    def to_region(self) -> bool:
+        """A complaint about the village office itself, handled by the region's admins."""
+        return self.routed_to == TO_REGION
 
     @property
     def status_label(self) -> str:

@@ -15,6 +15,7 @@ from flask import current_app
 from sqlalchemy import and_, case, delete, func, or_, select, update
 
 from app import workflow
+from app.access import village_desk
 from app.domain import states
 from app.extensions import db
 from app.jobs import on_commit
@@ -280,7 +281,12 @@ def sla_digest() -> int:
             func.sum(case((ServiceRequest.due_date == today, 1), else_=0)),
         )
         .join(Village, Village.id == ServiceRequest.village_id)
-        .where(Village.active.is_(True), ServiceRequest.status.in_(counted), ServiceRequest.due_date <= today)
+        .where(
+            Village.active.is_(True),
+            ServiceRequest.status.in_(counted),
+            ServiceRequest.due_date <= today,
+            village_desk(),
+        )
         .group_by(ServiceRequest.village_id)
     ).all()
     ids: list[int] = []

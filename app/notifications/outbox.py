@@ -83,15 +83,30 @@ def _request_submitted(request_id: int) -> list[int]:
     req = db.session.get(ServiceRequest, request_id)
     params = _request_params(req)
     ids = notify_resident(req, "request_received", params)
-    ids += notify_officials(req.village_id, "new_request", params, topic=None)
+    ids += _notify_handlers(req, "new_request", params)
     return ids
+
+
+def _notify_handlers(req: ServiceRequest, kind: str, params: dict) -> list[int]:
+    """Those who handle the request: the village's officials, or for a complaint about their own
+    office, the admins of the regions above the village (never the village's officials)."""
+    if not req.to_region:
+        return notify_officials(req.village_id, kind, params, topic=None)
+    code = req.village.region_code
+    admins = db.session.scalars(
+        select(User).where(
+            User.role == Role.REGION_ADMIN, User.active.is_(True), User.region_code.is_not(None)
+        )
+    ).all()
+    above = [u for u in admins if code == u.region_code or code.startswith(u.region_code + ".")]
+    return _notify_users(above, req.village_id, kind, params, None)
 
 
 def _status_changed(payload: dict) -> list[int]:
     req = db.session.get(ServiceRequest, payload["request_id"])
     params = _request_params(req) | {"status": payload["new_status"]}
     if payload.get("action") == "resubmit":
-        return notify_officials(req.village_id, "resubmitted", params, topic=None)
+        return _notify_handlers(req, "resubmitted", params)
     kind = messages.KIND_FOR_STATUS.get(payload["new_status"])
     if kind is None:
         return []

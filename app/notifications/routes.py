@@ -9,7 +9,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import selectinload
 
 from app import workflow
-from app.access import can_manage_region, can_work_village, village_filter
+from app.access import can_manage_region, can_work_village, village_desk, village_filter
 from app.domain.errors import DomainError
 from app.domain.tracking import normalize_tracking_code, tracking_key
 from app.extensions import db, limiter
@@ -112,7 +112,14 @@ def _scope():
     """Notifications of the villages the current user may read (app.access)."""
     if current_user.role == Role.SUPERADMIN:
         return Notification.id.isnot(None)
-    return Notification.village_id.in_(select(Village.id).where(village_filter(current_user)))
+    villages = Notification.village_id.in_(select(Village.id).where(village_filter(current_user)))
+    if current_user.role == Role.REGION_ADMIN:
+        return villages
+    # A complaint about the village office is not its officials' to see, nor are its messages.
+    return villages & or_(
+        Notification.request_id.is_(None),
+        Notification.request_id.not_in(select(ServiceRequest.id).where(~village_desk())),
+    )
 
 
 @bp.route("/notifikasi/gagal")

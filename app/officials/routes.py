@@ -14,7 +14,14 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import selectinload
 
 from app import letters, workflow
-from app.access import can_read_village, can_relax_head_approval, can_work_village, village_filter
+from app.access import (
+    can_read_request,
+    can_relax_head_approval,
+    can_work_request,
+    can_work_village,
+    village_desk,
+    village_filter,
+)
 from app.domain import states
 from app.domain.errors import DomainError
 from app.domain.letters import validate_number_pattern
@@ -92,7 +99,7 @@ def _request_or_404(request_id: int) -> ServiceRequest:
         options=[selectinload(ServiceRequest.history), selectinload(ServiceRequest.attachments)],
         populate_existing=True,
     )
-    if req is None or not can_read_village(current_user, req.village):
+    if req is None or not can_read_request(current_user, req):
         abort(404)
     return req
 
@@ -141,13 +148,31 @@ def home():
     return response
 
 
+@bp.route("/pengaduan-wilayah")
+@roles_required(Role.REGION_ADMIN, Role.SUPERADMIN)
+def region_complaints():
+    """Complaints about a village office or its officials, sent to the region above it: its admins' queue."""
+    rows = db.session.scalars(
+        select(ServiceRequest)
+        .join(Village, Village.id == ServiceRequest.village_id)
+        .where(~village_desk(), village_filter(current_user))
+        .order_by(
+            ServiceRequest.status.in_(sorted(states.FINAL_STATUSES)), ServiceRequest.submitted_at.desc()
+        )
+        .limit(200)
+    ).all()
+    return render(
+        "officials/region_complaints.html", rows=rows, today=workflow.local_today(), is_late=queue.is_late
+    )
+
+
 # ---------------------------------------------------------------- one request
 
 
 def _detail(req: ServiceRequest, *, status: int = 200, error: str | None = None, conflict: str | None = None):
     village = req.village
     letter = letters.letter_for(req.id)
-    can_work = can_work_village(current_user, village)
+    can_work = can_work_request(current_user, req)
     actions = []
     if can_work:
         for action in states.actions_for(req.status, kind=req.service.kind):
@@ -197,7 +222,7 @@ def request_detail(request_id: int):
 @roles_required(*READERS)
 def act(request_id: int):
     req = _request_or_404(request_id)
-    if not can_work_village(current_user, req.village):
+    if not can_work_request(current_user, req):
         abort(403)
     action = request.form.get("action", "")
     note = (request.form.get("note") or "").strip()[:2000]
@@ -246,13 +271,13 @@ def _perform(req: ServiceRequest, action: str, note: str, version: int) -> str:
 
 
 @bp.route("/lampiran/<int:attachment_id>")
-@roles_required(*WORKERS)
+@roles_required(*READERS)
 def attachment(attachment_id: int):
-    """An ID photo or document, only for the officials of the request's village, never cached."""
+    """An ID photo or document, only for those who work the request, never cached."""
     item = db.session.get(Attachment, attachment_id)
     req = db.session.get(ServiceRequest, item.request_id) if item else None
-    if req is None or not can_work_village(current_user, req.village):
-        abort(404)
+    if req is None or not can_work_request(current_user, req):
+        abort(404 if current_user.role in WORKERS or req is None or req.to_region else 403)
     try:
         data = PhotoStore(current_app.config["UPLOAD_DIR"]).open(item.stored_name)
     except (InvalidPhotoName, FileNotFoundError):

@@ -133,6 +133,10 @@ def request_form(service: Service, base: type[ApplicantForm] = RequestForm, **kw
         setattr(ServiceForm, KEPT_PREFIX + doc["key"], HiddenField())
     if service.is_complaint:
         ServiceForm.hide_name = BooleanField(_l("Sembunyikan nama saya di halaman lacak"))
+        if base is RequestForm:
+            ServiceForm.to_region = BooleanField(
+                _l("Pengaduan ini tentang kantor desa atau perangkat desa: kirim ke kecamatan/kabupaten")
+            )
     form = ServiceForm(**kwargs)
     if service.is_complaint:
         form.purpose.label.text = _("Isi pengaduan atau usulan")

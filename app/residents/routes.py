@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app import attendance, events, limits, models, workflow
-from app.access import can_work_village
+from app.access import can_work_request, village_desk
 from app.domain import states
 from app.domain.errors import DomainError
 from app.domain.nik import mask_nik, parse_nik
@@ -228,6 +228,7 @@ def _submit(village: Village, service: Service, form, photos: dict) -> workflow.
     if service.is_complaint:
         kwargs["category"] = data.get("kategori") or None
         kwargs["hide_name"] = bool(form.hide_name.data)
+        kwargs["to_region"] = bool(form.to_region.data)
     try:
         result = workflow.submit_request(village, service, **kwargs)
         if result.created:
@@ -345,7 +346,7 @@ def track(code: str):
     if req.tracking_code != code:
         return redirect(url_for("residents.track", code=req.tracking_code))
 
-    official = can_work_village(current_user, req.village)
+    official = can_work_request(current_user, req)
     etag = f"r{req.id}v{req.version}{_locale()}{'o' if official else 'p'}"
     polling = _is_htmx()
     if polling and request.if_none_match.contains(etag):
@@ -703,6 +704,7 @@ def queue(slug: str):
             ServiceRequest.village_id == village.id,
             ServiceRequest.status.in_((states.SIAP_DIAMBIL, *QUEUE_WORKING)),
             Service.kind == states.LETTER,  # the letters queue: complaints are nobody's to collect
+            village_desk(),
         )
         .order_by(ServiceRequest.submitted_at, ServiceRequest.id)
     ).all()

@@ -6,6 +6,8 @@ Create Date: 2026-12-03 12:00:00
 
 - service_requests.tracking_key: the tracking code with S/5, Z/2, B/8 folded, what a typed code is
   looked up by (filled here for every existing request).
+- service_requests.routed_to: "desa", or "wilayah" for a complaint about the village office that
+  goes to the region's admins instead.
 - private_links: further private links to a request (sent in messages that ask the resident to act,
   or asked for on another phone), kept as digests, each lapsing after a while.
 """
@@ -29,6 +31,7 @@ def upgrade():
     with op.batch_alter_table("service_requests", schema=None) as batch_op:
         batch_op.alter_column("tracking_key", existing_type=sa.String(length=12), nullable=False)
         batch_op.create_index(batch_op.f("ix_service_requests_tracking_key"), ["tracking_key"], unique=False)
+        batch_op.add_column(sa.Column("routed_to", sa.String(length=10), server_default="desa", nullable=False))
 
     op.create_table(
         "private_links",
@@ -56,5 +59,6 @@ def downgrade():
         batch_op.drop_index(batch_op.f("ix_private_links_request_id"))
     op.drop_table("private_links")
     with op.batch_alter_table("service_requests", schema=None) as batch_op:
+        batch_op.drop_column("routed_to")
         batch_op.drop_index(batch_op.f("ix_service_requests_tracking_key"))
         batch_op.drop_column("tracking_key")
