@@ -271,13 +271,9 @@ def test_the_tv_queue_shows_every_letter_code_at_1366_and_no_complaint(
 
 
 def login(tab, base: str, email: str) -> None:
-    from tests.conftest import DEMO_PASSWORD
+    from tests.test_security_render import browser_login
 
-    tab.goto(base + "/akun/masuk")
-    tab.fill("[name=email]", email)
-    tab.fill("[name=password]", DEMO_PASSWORD)
-    with tab.expect_navigation():
-        tab.click("form button")
+    browser_login(tab, base, email)
 
 
 def fill_complaint(tab) -> None:

@@ -172,14 +172,25 @@ def check_selects(form: ApplicantForm, service: Service) -> bool:
     return ok
 
 
-class LinkForm(FlaskForm):
-    """Ask for a fresh private link on another phone: what only the resident knows, together."""
+class _CodeForm(FlaskForm):
+    """A form that starts with a typed tracking code, brought to its canonical form."""
 
     kode = StringField(
         _l("Kode lacak"),
         validators=[DataRequired(_l("Kode lacak belum diisi."))],
         render_kw={"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false"},
     )
+
+    def validate_kode(self, field) -> None:
+        try:
+            field.data = normalize_tracking_code(field.data)
+        except DomainError as err:
+            raise ValidationError(_(err.message, **err.params)) from None
+
+
+class LinkForm(_CodeForm):
+    """Ask for a fresh private link on another phone: what only the resident knows, together."""
+
     nik = StringField(
         _l("NIK pemohon"),
         validators=[_nik_check],
@@ -191,25 +202,7 @@ class LinkForm(FlaskForm):
         render_kw={"inputmode": "tel", "autocomplete": "tel"},
     )
 
-    def validate_kode(self, field) -> None:
-        try:
-            field.data = normalize_tracking_code(field.data)
-        except DomainError as err:
-            raise ValidationError(_(err.message, **err.params)) from None
 
-
-class TrackForm(FlaskForm):
+class TrackForm(_CodeForm):
     class Meta:
         csrf = False
-
-    kode = StringField(
-        _l("Kode lacak"),
-        validators=[DataRequired(_l("Kode lacak belum diisi."))],
-        render_kw={"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false"},
-    )
-
-    def validate_kode(self, field) -> None:
-        try:
-            field.data = normalize_tracking_code(field.data)
-        except DomainError as err:
-            raise ValidationError(_(err.message, **err.params)) from None
