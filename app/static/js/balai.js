@@ -44,6 +44,13 @@ if ("serviceWorker" in navigator) {
       a.textContent = r.ok ? "Lihat tanda terima" : "Buka formulirnya";
       box.appendChild(a);
       if (!box.parentNode) { var main = document.querySelector("main") || document.body; main.insertBefore(box, main.firstChild); }
+      var m = r.ok && /\/(?:tanda-terima|lacak)\/([^/?#]+)/.exec(r.url);
+      if (m) {  // "Permohonan saya" lists it from this phone's storage too (js/mine.js)
+        try {
+          var codes = JSON.parse(localStorage.getItem("balai.codes") || "[]").filter(function (c) { return c !== m[1]; });
+          localStorage.setItem("balai.codes", JSON.stringify([m[1]].concat(codes).slice(0, 20)));
+        } catch (err) { /* private mode: the server's session still lists it */ }
+      }
     });
   });
 }
