@@ -5,7 +5,8 @@ from __future__ import annotations
 from sqlalchemy import Select, false, or_, true
 from sqlalchemy.sql.elements import ColumnElement
 
-from app.models import Role, User, Village
+from app.models import Role, ServiceRequest, User, Village
+from app.models.services import TO_VILLAGE
 
 
 def region_prefix_filter(column, region_code: str) -> ColumnElement[bool]:
@@ -42,6 +43,36 @@ def can_read_village(user: User | None, village: Village) -> bool:
             user.region_code + "."
         )
     return user.role in (Role.OPERATOR, Role.HEAD) and user.village_id == village.id
+
+
+def village_desk() -> ColumnElement[bool]:
+    """Requests the village office handles: every query of a village's own work adds this.
+
+    A complaint about the office itself (routed to the region) is not the office's to see: not
+    in its queue, counts, reports, TV screen, exports or messages.
+    """
+    return ServiceRequest.routed_to == TO_VILLAGE
+
+
+def can_read_request(user: User | None, req: ServiceRequest) -> bool:
+    """Who may open one request: its village's readers, except a complaint about that village office,
+    which only the admins of the region above it (and superadmins) may open."""
+    if req.to_region:
+        return can_work_request(user, req)
+    return can_read_village(user, req.village)
+
+
+def can_work_request(user: User | None, req: ServiceRequest) -> bool:
+    """Who may act on one request: the village's officials; for a complaint about their own office,
+    the region's admins instead."""
+    if req.to_region:
+        return (
+            user is not None
+            and getattr(user, "is_authenticated", False)
+            and user.role in (Role.REGION_ADMIN, Role.SUPERADMIN)
+            and can_manage_region(user, req.village.region_code)
+        )
+    return can_work_village(user, req.village)
 
 
 def can_work_village(user: User | None, village: Village) -> bool:

@@ -42,6 +42,9 @@ class Config:
     UPLOAD_DIR = os.environ.get("UPLOAD_DIR") or str(INSTANCE_DIR / "uploads")
     MAX_CONTENT_LENGTH = 32 * 1024 * 1024
     MAX_PHOTO_BYTES = 10 * 1024 * 1024
+    # Resident forms with photos (app/limits.py): over-large photos are measured and refused with
+    # the answers kept; each is stored only up to MAX_PHOTO_BYTES as it arrives.
+    MAX_FORM_UPLOAD_BYTES = 128 * 1024 * 1024
 
     BABEL_DEFAULT_LOCALE = "id"
     BABEL_DEFAULT_TIMEZONE = "Asia/Jakarta"

@@ -18,6 +18,8 @@ REQUEST_RESUBMITTED = "request.resubmitted"
 ORDER_CREATED = "order.created"
 ORDER_STATUS_CHANGED = "order.status_changed"
 ANNOUNCEMENT_PUBLISHED = "announcement.published"
+# A resident on another phone asked for a fresh private link (code, NIK and number matched).
+PRIVATE_LINK_ASKED = "request.private_link_asked"
 
 
 def emit(name: str, **payload) -> None:

@@ -15,7 +15,13 @@ from collections.abc import Hashable, Iterable, Mapping
 
 from flask_babel import LazyString, gettext
 
-from app.domain.states import ACTIONS, STATUS_LABELS
+from app.domain.states import (
+    ACTIONS,
+    COMPLAINT,
+    COMPLAINT_ACTION_LABELS,
+    COMPLAINT_STATUS_LABELS,
+    STATUS_LABELS,
+)
 
 Table = Mapping[Hashable, str] | Iterable[tuple[Hashable, str]]
 
@@ -42,16 +48,20 @@ def lazy_coded(table: Table, key: Hashable) -> LazyString:
     return LazyString(coded, table, key)
 
 
-def status_label(status: str) -> str:
-    """A request's status for the reader's language."""
+def status_label(status: str, kind: str | None = None) -> str:
+    """A request's status for the reader's language, in the words of its kind (letter or complaint)."""
+    if kind == COMPLAINT:
+        return coded(COMPLAINT_STATUS_LABELS, status)
     return coded(STATUS_LABELS, status)
 
 
 ACTION_LABELS: dict[str, str] = {name: action.label for name, action in ACTIONS.items()}
 
 
-def action_label(action) -> str:
-    """The button text of a workflow action (anything with ``name``)."""
+def action_label(action, kind: str | None = None) -> str:
+    """The button text of a workflow action (anything with ``name``) on a request of ``kind``."""
+    if kind == COMPLAINT and action.name in COMPLAINT_ACTION_LABELS:
+        return coded(COMPLAINT_ACTION_LABELS, action.name)
     return coded(ACTION_LABELS, action.name)
 
 

@@ -221,8 +221,10 @@ def letter_values(req: ServiceRequest, village: Village) -> dict[str, str]:
 
 
 def letter_body(req: ServiceRequest, village: Village) -> str:
+    """The letter's text: what the resident typed is fitted into the office's sentences."""
     template = req.service.letter_template.strip() or DEFAULT_BODY
-    return render_text(template, letter_values(req, village))
+    typed = {"keperluan", *(str(key) for key in (req.data or {}))}
+    return render_text(template, letter_values(req, village), phrases=typed)
 
 
 def next_number(village: Village, service: Service, issued: date) -> tuple[str, int, int, str]:

@@ -9,13 +9,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import tempfile
 
 from flask import current_app, g, request
 from flask_limiter.util import get_remote_address
+from sqlalchemy import select
 
 from app.domain.errors import DomainError
 from app.domain.phone import normalize_phone
-from app.extensions import limiter
+from app.domain.tracking import normalize_tracking_code, tracking_key
+from app.extensions import db, limiter
+from app.models import ServiceRequest, Village
 
 # Residents behind one mobile carrier NAT or a village kiosk share an address: keep it generous.
 DEFAULTS = {
@@ -29,9 +33,53 @@ DEFAULTS = {
     # per address, and per form (a request form's key, or a private fix link).
     "UPLOAD_ADDRESS_LIMIT": "60 per hour;300 per day",
     "UPLOAD_FORM_LIMIT": "15 per hour",
+    # Fresh private links asked for on another phone (code + NIK + number): per address, per code.
+    "LINK_ADDRESS_LIMIT": "5 per hour;20 per day",
+    "LINK_CODE_LIMIT": "3 per day",
 }
 CODE_MISS_SCOPE = "tracking-code-miss"
 UPLOAD_SCOPE = "photo-uploads"
+
+
+# Resident forms with photos take a larger body than the app's MAX_CONTENT_LENGTH (two 20 MB camera
+# photos must bring the form back with a clear message, not a bare 413), but keep at most
+# MAX_PHOTO_BYTES + 1 of each photo: the rest is counted and dropped as it streams in.
+PHOTO_FORM_ENDPOINTS = frozenset({"residents.request_service", "residents.private"})
+
+
+class CappedUpload:
+    """A file part of a form, kept up to ``cap`` bytes; ``seen`` is how many were sent."""
+
+    def __init__(self, cap: int):
+        self._file = tempfile.SpooledTemporaryFile(max_size=512 * 1024, mode="w+b")  # noqa: SIM115
+        self.cap = cap
+        self.kept = 0
+        self.seen = 0
+
+    def write(self, data: bytes) -> int:
+        self.seen += len(data)
+        room = self.cap - self.kept
+        if room > 0:
+            piece = data[:room]
+            self._file.write(piece)
+            self.kept += len(piece)
+        return len(data)
+
+    def __getattr__(self, name: str):
+        return getattr(self._file, name)
+
+
+def init_app(app) -> None:
+    """Make room for photos in the resident forms before anything (CSRF, limits) reads the form."""
+
+    def room_for_photos() -> None:
+        if request.method == "POST" and request.endpoint in PHOTO_FORM_ENDPOINTS:
+            request.max_content_length = app.config["MAX_FORM_UPLOAD_BYTES"]
+            cap = app.config["MAX_PHOTO_BYTES"] + 1
+            # Werkzeug asks the request for each file part's stream; this request's keep only `cap`.
+            request._get_file_stream = lambda *args, **kwargs: CappedUpload(cap)
+
+    app.before_request_funcs.setdefault(None, []).insert(0, room_for_photos)
 
 
 def configured(name: str):
@@ -54,6 +102,20 @@ def phone_key(field: str):
         except DomainError:
             value = raw
         return _hashed("phone", value) if value else get_remote_address()
+
+    return key
+
+
+def code_key(field: str):
+    """Count against the tracking code typed into ``field`` (look-alikes folded, so spellings don't escape)."""
+
+    def key() -> str:
+        raw = (request.form.get(field) or "").strip()
+        try:
+            value = tracking_key(normalize_tracking_code(raw))
+        except DomainError:
+            value = raw.upper()
+        return _hashed("code", value)
 
     return key
 
@@ -88,7 +150,7 @@ def counts_photo_uploads(view):
             scope=f"{UPLOAD_SCOPE}:{name}",
             key_func=key_func,
             methods=["POST"],
-            exempt_when=lambda: photos_sent() == 0,
+            exempt_when=lambda: photos_sent() == 0 or sent_before() is not None,
             cost=photos_sent,
         )(view)
     return view
@@ -105,9 +167,35 @@ def not_sending() -> bool:
     return request.form.get("step", "check") != "send"
 
 
+def sent_before() -> str | None:
+    """The tracking code of the request this resident form post was already stored as, if any.
+
+    The form's idempotency key names it: a double tap, "tekan lagi", a draft sent again when the
+    signal returns, or Back and resend all post the same key, and get the first request's receipt.
+    """
+    if "sent_before" not in g:
+        key = request.form.get("idempotency_key") or ""
+        slug = (request.view_args or {}).get("slug")
+        g.sent_before = (
+            db.session.scalar(
+                select(ServiceRequest.tracking_code)
+                .join(Village, Village.id == ServiceRequest.village_id)
+                .where(Village.slug == slug, ServiceRequest.idempotency_key == key)
+            )
+            if key and slug and request.method == "POST"
+            else None
+        )
+    return g.sent_before
+
+
+def not_storing() -> bool:
+    """Exempt from the submit limits: a post that only checks input, or resends a stored form."""
+    return not_sending() or sent_before() is not None
+
+
 def stored(response) -> bool:
-    """Count only what was stored: a redirect to the receipt or the product page."""
-    return response.status_code in (302, 303)
+    """Count only what was stored: a redirect to the receipt or the product page, never a replay."""
+    return response.status_code in (302, 303) and not g.get("replayed", False)
 
 
 def _code_misses() -> int:

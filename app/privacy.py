@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import selectinload
 
 from app.domain.errors import N_, DomainError
@@ -21,7 +21,7 @@ from app.domain.nik import clean_nik
 from app.domain.storage import InvalidPhotoName, PhotoStore
 from app.domain.tracking import token_digest
 from app.extensions import db
-from app.models import Attachment, ServiceRequest
+from app.models import Attachment, PrivateLink, ServiceRequest
 
 ERASED_NAME = "(dihapus)"
 ERASED_NIK = ""
@@ -208,6 +208,8 @@ def erase_resident(nik: str, upload_dir: str) -> Erased:
         req.notify = False
         # The private link dies with the data: its digest no longer matches any token.
         req.fix_token_hash = token_digest(secrets.token_urlsafe(32))
+    # So do the links sent in messages or asked for on another phone.
+    db.session.execute(delete(PrivateLink).where(PrivateLink.request_id.in_(ids)))
     for letter in _letters_by_request(ids).values():
         letter.holder_name = ERASED_NAME
         letter.body = ""

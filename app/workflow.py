@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select, update
@@ -11,10 +11,11 @@ from sqlalchemy import or_, select, update
 from app import events
 from app.domain import states
 from app.domain.errors import N_, DomainError
-from app.domain.tracking import new_secret_token, new_tracking_code, token_digest
+from app.domain.tracking import new_secret_token, new_tracking_code, token_digest, tracking_key
 from app.domain.workdays import add_working_days
 from app.extensions import db
-from app.models import Holiday, Service, ServiceRequest, StatusChange, User, Village, utcnow
+from app.models import Holiday, PrivateLink, Service, ServiceRequest, StatusChange, User, Village, utcnow
+from app.models.services import TO_REGION, TO_VILLAGE
 
 TZ = ZoneInfo("Asia/Jakarta")
 
@@ -61,6 +62,7 @@ def submit_request(
     purpose: str = "",
     category: str | None = None,
     hide_name: bool = False,
+    to_region: bool = False,
     channel: str = "online",
     assisted_by: User | None = None,
     locale: str | None = None,
@@ -90,6 +92,7 @@ def submit_request(
         purpose=purpose,
         category=category,
         hide_name=hide_name,
+        routed_to=TO_REGION if to_region and service.is_complaint else TO_VILLAGE,
         idempotency_key=idempotency_key,
         fix_token_hash=token_digest(token),
         channel=channel,
@@ -120,14 +123,60 @@ def submit_request(
 def _unique_code() -> str:
     while True:
         code = new_tracking_code()
-        if db.session.scalar(select(ServiceRequest.id).where(ServiceRequest.tracking_code == code)) is None:
+        taken = select(ServiceRequest.id).where(ServiceRequest.tracking_key == tracking_key(code))
+        if db.session.scalar(taken) is None:
             return code
 
 
+def code_matches(code: str):
+    """A filter for the request with tracking ``code`` (canonical), however its look-alikes were typed."""
+    return ServiceRequest.tracking_key == tracking_key(code)
+
+
+def find_by_code(code: str) -> ServiceRequest | None:
+    """The request with tracking ``code`` (canonical); S/5, Z/2 and B/8 typed either way find it.
+
+    Two codes made before look-alikes were avoided could share a key: the exact spelling wins then.
+    """
+    rows = db.session.scalars(select(ServiceRequest).where(code_matches(code)).limit(5)).all()
+    for req in rows:
+        if req.tracking_code == code:
+            return req
+    return rows[0] if len(rows) == 1 else None
+
+
+# A link sent in a message, or asked for on another phone, opens the request this long.
+PRIVATE_LINK_DAYS = 30
+
+
 def find_by_fix_token(token: str) -> ServiceRequest | None:
+    """The request a private link opens: the receipt's own link, or a later one still in force."""
+    digest = token_digest(token)
+    req = db.session.scalar(select(ServiceRequest).where(ServiceRequest.fix_token_hash == digest))
+    if req is not None:
+        return req
     return db.session.scalar(
-        select(ServiceRequest).where(ServiceRequest.fix_token_hash == token_digest(token))
+        select(ServiceRequest)
+        .join(PrivateLink, PrivateLink.request_id == ServiceRequest.id)
+        .where(PrivateLink.token_hash == digest, PrivateLink.expires_at > utcnow())
     )
+
+
+def issue_private_link(req: ServiceRequest, reason: str) -> str:
+    """A fresh private link token for ``req`` (only its digest is stored); the caller sends it."""
+    token = new_secret_token()
+    now = utcnow()
+    db.session.add(
+        PrivateLink(
+            request_id=req.id,
+            token_hash=token_digest(token),
+            reason=reason,
+            created_at=now,
+            expires_at=now + timedelta(days=PRIVATE_LINK_DAYS),
+        )
+    )
+    db.session.flush()
+    return token
 
 
 def apply_action(
@@ -148,7 +197,7 @@ def apply_action(
     version = req.version if expected_version is None else expected_version
     if version != req.version:
         raise _stale(req)
-    new_status = states.transition(req.status, action, note, by)
+    new_status = states.transition(req.status, action, note, by, kind=req.service.kind)
     now = utcnow()
     values = {"status": new_status, "version": version + 1, "updated_at": now, **(changes or {})}
     if new_status in states.FINAL_STATUSES:
@@ -201,5 +250,5 @@ def _stale(req: ServiceRequest) -> StaleRequest:
     return StaleRequest(
         N_("Permohonan ini sudah diubah oleh %(who)s. Status sekarang: %(status)s."),
         who=who,
-        status=states.status_label(req.status),
+        status=states.status_label(req.status, req.service.kind),
     )

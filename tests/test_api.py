@@ -291,8 +291,8 @@ def test_requests_filters_by_status_service_and_id(client, keys):
     v = village("hanura")
     _letter, complaint = test_services(v)
     done = submit(v, complaint)
-    for action in ("verify", "start", "mark_ready", "hand_over"):
-        workflow.apply_action(done, action, actor=None)
+    for action in ("verify", "start", "resolve"):
+        workflow.apply_action(done, action, actor=None, note="Jalan sudah ditambal")
     still_open = submit(v, complaint)
     db.session.commit()
     base = f"/api/open311/v2/requests.json?jurisdiction_id={HANURA}"

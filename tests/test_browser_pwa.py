@@ -103,20 +103,28 @@ def test_a_visited_tracking_page_shows_its_last_seen_state_without_signal(app, h
     req = complaint(hanura)
     installed(page, live_server)
     page.goto(f"{live_server}/lacak/{req.tracking_code}")
-    seen = page.locator("main").inner_text()
+    seen = page.locator("#lacak-status").inner_text()
     assert req.tracking_code in seen
+    assert not page.locator("[data-as-of]").is_visible()
 
-    # The village moves on while the phone has no signal: the phone shows what it saw last.
+    # The village moves on while the phone has no signal: the phone shows what it saw last,
+    # and says it is the status of that moment (issue 14, item 15).
     workflow.apply_action(req, "verify", actor=None, expected_version=req.version)
     db.session.commit()
     page.context.set_offline(True)
     page.goto(f"{live_server}/lacak/{req.tracking_code}")
-    assert page.locator("main").inner_text() == seen
+    assert page.locator("#lacak-status").inner_text() == seen
     assert "tidak tersambung" not in page.content()
+    as_of = page.locator("[data-as-of]")
+    assert as_of.is_visible() and re.search(r"status per .*\d{2}[.:]\d{2}", as_of.inner_text())
+    box = as_of.bounding_box()
+    assert box["y"] < 740  # on the first screen, above the status
+    page.screenshot(path="/tmp/fr/offline-as-of.png")
 
     page.context.set_offline(False)
     page.goto(f"{live_server}/lacak/{req.tracking_code}")
-    assert page.locator("main").inner_text() != seen
+    assert page.locator("#lacak-status").inner_text() != seen
+    assert not page.locator("[data-as-of]").is_visible()
 
 
 def test_my_requests_open_without_signal(app, hanura, live_server, page):
@@ -139,19 +147,11 @@ def _fill_complaint(page) -> None:
     page.fill("[name=purpose]", "Jalan berlubang di dusun 2")
 
 
-def _with_offline_js(page, base: str) -> None:
-    # The resident form includes static/js/offline.js; add it if this tree's template does not yet.
-    if not page.locator("script[src*='js/offline.js']").count():
-        src = re.search(r'importScripts\("([^"]+)"\)', page.request.get(base + "/sw.js").text()).group(1)
-        page.add_script_tag(url=base + src)
-
-
 def test_a_form_sent_without_signal_is_kept_and_filed_once_when_the_signal_returns(
     app, hanura, live_server, page
 ):
     installed(page, live_server)
     page.goto(live_server + "/desa/hanura/layanan/pengaduan")
-    _with_offline_js(page, live_server)
     _fill_complaint(page)
 
     page.context.set_offline(True)
@@ -179,7 +179,6 @@ def test_a_form_sent_without_signal_is_kept_and_filed_once_when_the_signal_retur
 def test_a_draft_replayed_after_it_was_filed_makes_no_second_request(app, hanura, live_server, page):
     installed(page, live_server)
     page.goto(live_server + "/desa/hanura/layanan/pengaduan")
-    _with_offline_js(page, live_server)
     _fill_complaint(page)
     page.context.set_offline(True)
     page.locator("form [name=step]").first.click()
@@ -195,7 +194,6 @@ def test_a_draft_replayed_after_it_was_filed_makes_no_second_request(app, hanura
 def test_a_draft_the_server_refuses_goes_back_into_its_form(app, hanura, live_server, page):
     installed(page, live_server)
     page.goto(live_server + "/desa/hanura/layanan/pengaduan")
-    _with_offline_js(page, live_server)
     _fill_complaint(page)
     page.fill("[name=nik]", "1809107508920001")  # day 75: not a real date of birth
     page.context.set_offline(True)
@@ -206,7 +204,6 @@ def test_a_draft_the_server_refuses_goes_back_into_its_form(app, hanura, live_se
     assert request_count() == 0
 
     page.goto(live_server + "/desa/hanura/layanan/pengaduan")
-    _with_offline_js(page, live_server)
     page.get_by_text("perlu diperbaiki").wait_for()
     assert page.input_value("[name=name]") == "Siti Wulandari"
     assert page.input_value("[name=nik]") == "1809107508920001"

@@ -53,7 +53,7 @@ def _walk(seed: int, steps: int = 120) -> None:
         else:
             req = db.session.get(ServiceRequest, rnd.choice(open_ids))
             by = rnd.choice((states.OFFICIAL, states.OFFICIAL, states.RESIDENT))
-            choices = states.actions_for(req.status, by)
+            choices = states.actions_for(req.status, by, kind=req.service.kind)
             if not choices:
                 continue
             action = rnd.choice(choices)

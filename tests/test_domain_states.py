@@ -7,6 +7,7 @@ import pytest
 from app.domain.errors import DomainError
 from app.domain.states import (
     ACTIONS,
+    COMPLAINT_STATUS_LABELS,
     FINAL_STATUSES,
     OPEN_STATUSES,
     STATUS_LABELS,
@@ -77,8 +78,10 @@ def test_status_label_falls_back_to_the_raw_value() -> None:
 
 
 def test_the_actions_are_exactly_the_documented_ones() -> None:
-    assert set(ACTIONS) == set(ACTOR)
+    assert set(ACTIONS) == set(ACTOR) | {"resolve"}  # resolve: complaints only (below)
     for name, action in ACTIONS.items():
+        if name == "resolve":
+            continue
         assert action.name == name
         assert action.by == ACTOR[name]
         assert action.note_required == (name in NOTE_REQUIRED)
@@ -215,3 +218,42 @@ def test_every_status_is_reachable_from_a_new_request() -> None:
                 seen.add(action.to_state)
                 queue.append(action.to_state)
     assert seen == set(ALL_STATUSES)
+
+
+# --- complaints: their own last step and their own words (issue 14, item 8) ---------------------
+
+COMPLAINT_ALLOWED = {
+    **{pair: to for pair, to in ALLOWED.items() if pair[1] not in ("mark_ready", "hand_over")},
+    ("diproses", "resolve"): "selesai",
+    ("siap_diambil", "resolve"): "selesai",  # complaints left there before they had their own steps
+}
+
+
+@pytest.mark.parametrize(
+    ("status", "action"), list(itertools.product(ALL_STATUSES, [*sorted(ACTOR), "resolve"]))
+)
+def test_a_complaint_is_followed_up_and_resolved_never_made_ready_to_collect(status, action) -> None:
+    by = "resident" if action == "resubmit" else "official"
+    if (status, action) in COMPLAINT_ALLOWED:
+        assert (
+            transition(status, action, "Catatan", by, kind="complaint") == COMPLAINT_ALLOWED[(status, action)]
+        )
+    else:
+        with pytest.raises(TransitionError):
+            transition(status, action, "Catatan", by, kind="complaint")
+
+
+def test_resolving_is_for_complaints_only_and_needs_a_note_for_the_resident() -> None:
+    with pytest.raises(TransitionError):
+        transition("diproses", "resolve", "Selesai", "official")
+    with pytest.raises(TransitionError):
+        transition("diproses", "resolve", " ", "official", kind="complaint")
+    assert [a.name for a in actions_for("diproses", kind="complaint")] == ["resolve", "reject"]
+    assert [a.name for a in actions_for("diproses")] == ["mark_ready", "reject"]
+
+
+def test_a_complaint_speaks_of_its_own_steps() -> None:
+    assert status_label("diajukan", "complaint") == "Diterima"
+    assert status_label("diproses", "complaint") == "Ditindaklanjuti"
+    assert status_label("selesai", "complaint") == "Selesai ditangani"
+    assert "Siap diambil" not in COMPLAINT_STATUS_LABELS.values()

@@ -3,7 +3,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from app.domain.errors import DomainError
-from app.domain.templating import find_placeholders, render_text, validate_template
+from app.domain.templating import find_placeholders, fit_value, render_text, validate_template
 
 LETTER = (
     "Yang bertanda tangan di bawah ini menerangkan bahwa {{ nama }} (NIK {{nik}}) adalah warga {{ desa }}."
@@ -223,3 +223,65 @@ def test_a_template_that_validates_always_renders(template: str, names: set[str]
 @given(BRACEY)
 def test_find_placeholders_never_fails(template: str) -> None:
     assert all(name.isidentifier() for name in find_placeholders(template))
+
+
+# --- what residents typed, fitted into the letter's sentences (issue 14, item 7) ------------------
+
+CLOSING = "Surat keterangan ini dibuat untuk keperluan {{ keperluan }}. Demikian surat ini dibuat."
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "Untuk melamar kerja",
+        "untuk melamar kerja.",
+        "Melamar kerja",
+        "  Untuk  melamar kerja. ",
+        "Keperluan melamar kerja",
+    ],
+)
+def test_the_purpose_continues_the_sentence_without_a_second_untuk_capital_or_period(typed: str) -> None:
+    body = render_text(CLOSING, {"keperluan": typed}, phrases=["keperluan"])
+    assert body == "Surat keterangan ini dibuat untuk keperluan melamar kerja. Demikian surat ini dibuat."
+
+
+def test_a_business_kind_reads_as_a_phrase_but_its_name_stays_as_typed() -> None:
+    template = (
+        "memiliki usaha {{ jenis_usaha }} dengan nama {{ nama_usaha }} yang beralamat di {{ alamat_usaha }}."
+    )
+    values = {
+        "jenis_usaha": "Warung kelontong",
+        "nama_usaha": "Warung Berkah",
+        "alamat_usaha": "Jalan Raya Hanura.",
+    }
+    assert render_text(template, values, phrases=values) == (
+        "memiliki usaha warung kelontong dengan nama Warung Berkah yang beralamat di Jalan Raya Hanura."
+    )
+
+
+@pytest.mark.parametrize(
+    ("before", "typed", "after", "expected"),
+    [
+        ("Pekerjaan: ", "Wiraswasta", "\n", "Wiraswasta"),  # after a label: as typed
+        ("meninggal di ", "Pesawaran", " karena", "Pesawaran"),  # a place name: as typed
+        ("meninggal di ", "RSUD Abdul Moeloek", ".", "RSUD Abdul Moeloek"),
+        ("karena ", "Sakit jantung.", ".", "sakit jantung"),
+        ("sekitar ", "Rp 1.500.000", " per bulan", "Rp 1.500.000"),
+        ("mengurus ", "KTP baru", " di Dinas", "KTP baru"),
+        ("Alamat: ", "Dusun 1, RT 002.", "\n", "Dusun 1, RT 002."),  # ends a line: its period stays
+        ("untuk keperluan ", "untuk", ".", "untuk"),  # nothing left after the lead word: kept
+    ],
+)
+def test_fit_value_changes_only_what_the_sentence_needs(before, typed, after, expected) -> None:
+    assert fit_value(typed, before, after) == expected
+
+
+def test_a_single_word_in_a_phrase_field_is_lowered_mid_sentence() -> None:
+    assert fit_value("Bengkel", "memiliki usaha ", " dengan", phrase=True) == "bengkel"
+    assert fit_value("Bengkel", "memiliki usaha ", " dengan") == "Bengkel"
+
+
+def test_values_not_named_as_phrases_are_inserted_exactly() -> None:
+    assert render_text(CLOSING, {"keperluan": "Untuk melamar kerja."}) == (
+        "Surat keterangan ini dibuat untuk keperluan Untuk melamar kerja.. Demikian surat ini dibuat."
+    )

@@ -15,6 +15,7 @@ from app.domain.tracking import (
     new_tracking_code,
     normalize_tracking_code,
     token_digest,
+    tracking_key,
 )
 
 CANONICAL = re.compile(rf"[{ALPHABET}]{{4}}-[{ALPHABET}]{{4}}-[{ALPHABET}]{{2}}")
@@ -22,12 +23,25 @@ CANONICAL = re.compile(rf"[{ALPHABET}]{{4}}-[{ALPHABET}]{{4}}-[{ALPHABET}]{{2}}"
 
 def test_the_alphabet_has_no_characters_that_are_easy_to_confuse() -> None:
     assert not set("0O1ILU") & set(ALPHABET)
+    assert not set("S5Z2B8") & set(ALPHABET)
+
+
+@pytest.mark.parametrize(
+    ("stored", "typed"),
+    [("7KQS-MX9D-4T", "7kq5 mx9d 4t"), ("7KQ5-MX9D-4T", "7KQS-MX9D-4T"), ("Z7B2-MX9D-48", "2782mx9d4b")],
+)
+def test_look_alikes_typed_either_way_give_the_same_key(stored: str, typed: str) -> None:
+    assert tracking_key(normalize_tracking_code(typed)) == tracking_key(stored)
+
+
+def test_codes_that_differ_in_more_than_look_alikes_keep_different_keys() -> None:
+    assert tracking_key("7KQS-MX9D-4T") != tracking_key("7KQA-MX9D-4T")
 
 
 def test_the_alphabet_is_uppercase_letters_and_digits_without_repeats() -> None:
     assert ALPHABET.upper() == ALPHABET
     assert ALPHABET.isalnum()
-    assert len(set(ALPHABET)) == len(ALPHABET) == 30
+    assert len(set(ALPHABET)) == len(ALPHABET) == 24
 
 
 def test_codes_carry_at_least_40_bits_of_randomness() -> None:

@@ -140,6 +140,8 @@ ROUTES: dict[str, Route] = {
         WITH_SECRET, lambda d: f"/lacak/{d.code}", wrong=lambda d: "/lacak/2345-6789-AB"
     ),
     "residents.receipt": Route(RECEIPT, lambda d: f"/tanda-terima/{d.code}"),
+    "residents.mine_private": Route(RECEIPT, lambda d: f"/saya/{d.code}"),
+    "residents.ask_link": Route(PUBLIC, lambda d: "/lacak/tautan"),
     "residents.receipt_print": Route(RECEIPT, lambda d: f"/tanda-terima/{d.code}/cetak"),
     "residents.private": Route(
         WITH_SECRET,
@@ -288,6 +290,7 @@ ROUTES: dict[str, Route] = {
     ),
     "officials.attendance_unpair": Route(VILLAGE_WORK_OWN, lambda d: "/kantor/kehadiran/layar/cabut"),
     "officials.attendance_region": Route(REGION_READ, lambda d: "/kantor/kehadiran/wilayah/18.09"),
+    "officials.region_complaints": Route(ADMIN_OWN, lambda d: "/kantor/pengaduan-wilayah"),
     # --- a village's own public profile, run by its officials
     "dashboards.manage": Route(VILLAGE_WORK_OWN, lambda d: "/kelola-desa/"),
     "dashboards.edit_profile": Route(VILLAGE_WORK_OWN, lambda d: "/kelola-desa/profil"),
@@ -804,3 +807,96 @@ def test_the_api_takes_a_complaint_only_with_the_villages_own_key(_app, world, c
     assert client.post(url, data={**base, "api_key": "balai_" + secrets.token_urlsafe(24)}).status_code == 403
     response = client.post(url, data={**base, "api_key": world.api_key})
     assert response.status_code in (200, 201), response.get_data(as_text=True)
+
+
+# --- a complaint about the village office goes over its head (issue 14, item 9) -----------------
+
+
+def test_a_complaint_about_the_village_office_is_handled_by_the_region_and_unseen_by_the_village(
+    _app, world, clients
+):
+    from sqlalchemy import select
+
+    from app import workflow
+    from app.extensions import db
+    from app.models import Service, ServiceRequest, Village
+
+    village = db.session.scalar(select(Village).where(Village.slug == "hanura"))
+    service = db.session.scalar(
+        select(Service).where(Service.village_id == village.id, Service.code == "pengaduan")
+    )
+    result = workflow.submit_request(
+        village,
+        service,
+        nik="1809104508920001",
+        name="Warga Pelapor Pungli",
+        phone="+6281234567001",
+        idempotency_key=secrets.token_urlsafe(16),
+        data={"kategori": "Pelayanan kantor desa", "lokasi": ""},
+        purpose="Diminta membayar Rp50.000 untuk surat domisili",
+        category="Pelayanan kantor desa",
+        to_region=True,
+    )
+    db.session.commit()
+    req = result.request
+    detail = f"/kantor/permohonan/{req.id}"
+    secret = "Pungli"
+    try:
+        for role in (OPERATOR_A, HEAD_A):
+            client = clients[role].client
+            for url in (
+                "/kantor/",
+                "/kantor/?status=semua",
+                f"/kantor/?q={req.tracking_code}",
+                "/kantor/laporan",
+                "/kantor/laporan.csv",
+                "/notifikasi",
+                "/notifikasi/gagal",
+                "/desa/hanura/antrian",
+            ):
+                page = client.get(url)
+                assert page.status_code < 500 and secret not in page.get_data(as_text=True), (role, url)
+                shown = page.get_data(as_text=True)
+                assert detail not in shown, (role, url)
+                assert "?q=" in url or req.tracking_code not in shown, (
+                    role,
+                    url,
+                )  # a search echoes its query
+            assert client.get(detail).status_code == 404, role
+            acted = client.post(
+                f"{detail}/aksi",
+                data={"csrf_token": clients[role].csrf, "action": "verify", "version": req.version},
+            )
+            assert acted.status_code == 404, role
+            # Its public tracking page does not turn into the officials' view for them either.
+            assert secret not in client.get(f"/lacak/{req.tracking_code}").get_data(as_text=True)
+        assert clients[REGION_OUT].client.get(detail).status_code == 404
+        admin = clients[REGION_IN].client
+        listed = admin.get("/kantor/pengaduan-wilayah").get_data(as_text=True)
+        assert req.tracking_code in listed
+        assert secret in admin.get(detail).get_data(as_text=True)
+        acted = admin.post(
+            f"{detail}/aksi",
+            data={"csrf_token": clients[REGION_IN].csrf, "action": "verify", "version": req.version},
+        )
+        assert acted.status_code == 303
+        db.session.expire_all()
+        assert db.session.get(ServiceRequest, req.id).status == "diverifikasi"
+        # The kabupaten admin was told in the app; the village's officials were not.
+        from app.models.notifications import InAppMessage
+
+        told = {
+            m.user_id
+            for m in db.session.scalars(
+                select(InAppMessage).where(InAppMessage.body.contains(req.tracking_code))
+            )
+        }
+        from app.models import User
+
+        emails = (
+            {u.email for u in db.session.scalars(select(User).where(User.id.in_(told)))} if told else set()
+        )
+        assert ACCOUNTS[REGION_IN] in emails
+        assert not emails & {ACCOUNTS[OPERATOR_A], ACCOUNTS[HEAD_A]}
+    finally:
+        db.session.rollback()

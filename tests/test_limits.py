@@ -312,3 +312,48 @@ def test_a_limited_page_is_a_friendly_page_not_an_error(app, village, monkeypatc
     html = response.get_data(as_text=True)
     assert response.status_code == 429
     assert "Traceback" not in html and "<html" in html.lower()
+
+
+def test_resending_a_stored_form_at_the_limit_returns_its_receipt_and_is_never_counted(
+    app, village, monkeypatch
+):
+    # Issue 14, item 5: the double tap / "tekan lagi" case the idempotency key exists for.
+    monkeypatch.setitem(app.config, "SUBMIT_PHONE_LIMIT", "2 per hour")
+    monkeypatch.setitem(app.config, "SUBMIT_ADDRESS_LIMIT", "2 per hour")
+    monkeypatch.setitem(app.config, "UPLOAD_FORM_LIMIT", "2 per hour")
+    client = _client(app, "10.1.9.1")
+    assert _send(client, phone="0812-3456-7890").status_code == 303
+    csrf, key = form_page(client)
+    checked = client.post(
+        "/desa/hanura/layanan/domisili", data=answers(csrf, key), content_type="multipart/form-data"
+    )
+    fields = {**_unescape(hidden_fields(checked.get_data(as_text=True))), "step": "send"}
+    first = client.post("/desa/hanura/layanan/domisili", data=fields)
+    assert first.status_code == 303
+    for _ in range(3):  # the limit is used up now: resends still get the same receipt
+        again = client.post("/desa/hanura/layanan/domisili", data=fields)
+        assert again.status_code == 303 and again.headers["Location"] == first.headers["Location"]
+    # A resend with its photos again (a draft kept offline posts them) is neither refused nor counted.
+    again = client.post(
+        "/desa/hanura/layanan/domisili",
+        data=answers(csrf, key, step="send"),
+        content_type="multipart/form-data",
+    )
+    assert again.status_code == 303 and again.headers["Location"] == first.headers["Location"]
+    assert _stored() == 2
+    # What was counted is the two stored requests only: a third one is refused.
+    assert _send(client, phone="0812-3456-7890").status_code == 429
+
+
+def test_after_replays_a_new_request_still_has_its_place_under_the_limit(app, village, monkeypatch):
+    monkeypatch.setitem(app.config, "SUBMIT_PHONE_LIMIT", "2 per hour")
+    client = _client(app, "10.1.9.2")
+    csrf, key = form_page(client)
+    checked = client.post(
+        "/desa/hanura/layanan/domisili", data=answers(csrf, key), content_type="multipart/form-data"
+    )
+    fields = {**_unescape(hidden_fields(checked.get_data(as_text=True))), "step": "send"}
+    for _ in range(4):
+        assert client.post("/desa/hanura/layanan/domisili", data=fields).status_code == 303
+    assert _send(client).status_code == 303
+    assert _stored() == 2

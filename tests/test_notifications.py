@@ -895,3 +895,119 @@ def test_gateway_errors_are_stored_without_the_phone_number(app):
     assert "6281234567890" not in n.deliveries[0].provider_error
     assert "HTTP 400" in n.last_error and "6281234567890" not in n.last_error
     assert "WhatsApp number" not in n.last_error  # the gateway's answer is not passed on at all
+
+
+# --- messages that let the resident act carry a private link (issue 14, item 3) -----------------
+
+PRIVATE_PATH = r"/permohonan/([A-Za-z0-9_-]{43})"
+
+
+def _links(gateway) -> list[str]:
+    import re
+
+    return [m for body in gateway.json_bodies() for m in re.findall(PRIVATE_PATH, body["message"])]
+
+
+def test_fix_and_ready_messages_carry_a_private_link_that_is_stored_only_as_a_digest(
+    app, client, gateway, caplog
+):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    village, service = make_village()
+    set_channels(village, whatsapp="webhook", whatsapp_url=gateway.url)
+    req = submit(village, service)
+    db.session.commit()
+    assert _links(gateway) == []  # "received" points at the public tracking page
+    apply_action(req, "request_fix", actor=None, note="Foto KTP buram.")
+    db.session.commit()
+    message = gateway.json_bodies()[-1]["message"]
+    assert "buram. Buka: http://balai.test/permohonan/" in message and ".." not in message
+    (token,) = _links(gateway)
+    page = client.get(f"/permohonan/{token}")
+    assert page.status_code == 200 and "Perbaiki permohonan" in page.get_data(as_text=True)
+
+    for action in ("resubmit",):
+        apply_action(req, action, actor=None, by=states.RESIDENT)
+    for action in ("verify", "start", "mark_ready"):
+        apply_action(req, action, actor=None)
+    db.session.commit()
+    assert "siap diambil" in gateway.json_bodies()[-1]["message"]
+    tokens = _links(gateway)
+    assert len(tokens) == 2 and client.get(f"/permohonan/{tokens[-1]}").status_code == 200
+
+    stored = json.dumps([n.params for n in notifications()]) + json.dumps(
+        [(d.recipient, d.provider_error) for d in db.session.scalars(select(Delivery))]
+    )
+    for token in tokens:
+        assert token not in stored and token not in caplog.text
+
+
+def test_a_fresh_link_goes_to_the_number_on_the_request_and_the_page_never_tells_if_it_matched(
+    app, client, gateway
+):
+    village, service = make_village()
+    set_channels(village, whatsapp="webhook", whatsapp_url=gateway.url)
+    req = submit(village, service)
+    db.session.commit()
+    sent = len(gateway.requests)
+
+    def ask(nik, phone, code=req.tracking_code):
+        page = client.get("/lacak/tautan").get_data(as_text=True)
+        return client.post(
+            "/lacak/tautan",
+            data={"csrf_token": csrf_from(page), "kode": code, "nik": nik, "phone": phone},
+            follow_redirects=True,
+        )
+
+    wrong = ask("1809100101900002", "0812-3456-7890")
+    assert len(gateway.requests) == sent  # nothing sent for a wrong NIK
+    right = ask("1809100101900001", "0812 3456 7890")
+    assert wrong.get_data(as_text=True) == right.get_data(as_text=True)  # the same answer either way
+    body = gateway.json_bodies()[-1]
+    assert body.get("phone", body.get("to", "")).endswith("81234567890") or "81234567890" in json.dumps(body)
+    (token,) = _links(gateway)[-1:]
+    assert token not in right.get_data(as_text=True)
+    assert client.get(f"/permohonan/{token}").status_code == 200
+    # Three tries a day per code, wherever they come from: guessing NIKs gets nowhere.
+    assert ask("1809100101900003", "0812-3456-7890").status_code == 200
+    assert ask("1809100101900004", "0812-3456-7890").status_code == 429
+
+
+def test_a_resident_who_stopped_messages_still_gets_the_link_they_asked_for(app, client, gateway):
+    village, service = make_village()
+    set_channels(village, whatsapp="webhook", whatsapp_url=gateway.url)
+    req = submit(village, service)
+    req.notify = False
+    db.session.commit()
+    page = client.get("/lacak/tautan").get_data(as_text=True)
+    client.post(
+        "/lacak/tautan",
+        data={
+            "csrf_token": csrf_from(page),
+            "kode": req.tracking_code.lower(),
+            "nik": "1809100101900001",
+            "phone": "+6281234567890",
+        },
+    )
+    assert len(_links(gateway)) == 1
+
+
+@pytest.mark.parametrize(
+    "note", ["Mohon foto ulang dengan terang.", "Foto KTP buram.", "Alamat belum lengkap"]
+)
+def test_an_officials_note_never_doubles_the_messages_period(note):
+    for base in ("http://balai.test", "https://layanan.desa-hanura.lampungprov.go.id"):
+        text = messages.render(
+            "needs_fix",
+            {
+                "village": "Desa Hanura",
+                "code": "7KQ4-MX9D-4T",
+                "note": note,
+                "path": "/permohonan/" + "x" * 43,
+            },
+            "id",
+            base,
+        ).text
+        assert ".." not in text.replace("...", "") and "...." not in text, text
+        assert text.endswith("/permohonan/" + "x" * 43)

@@ -303,8 +303,8 @@ def test_every_action_is_allowed_only_to_the_villages_own_officials(client, auth
     complaint = make_service(v, code="uji-aduan", kind="complaint", letter_template="")
     if email:
         auth.login(email)
-    for action in [*PATHS, "mark_ready"]:
-        req = make_request(v, complaint if action == "mark_ready" else service)
+    for action in [*PATHS, "resolve"]:
+        req = make_request(v, complaint if action == "resolve" else service)
         advance(req, *PATHS.get(action, ("verify", "start")))
         before = (req.status, req.version)
         response = act(auth, req.id, action, req.version, note="Alasan yang jelas")

@@ -174,3 +174,45 @@ def test_every_photo_the_demo_stores_is_known_to_the_sweep(app, folder, demo):
         age(path)
     result = uploads.sweep_folder(str(folder), dry_run=True)
     assert result.photos == 0 and result.kept == len(files)
+
+
+def test_two_photos_over_the_body_limit_bring_the_form_back_with_the_answers_and_their_real_size(
+    app, client, monkeypatch
+):
+    # Issue 14, item 12: 2 x 20 MB is over MAX_CONTENT_LENGTH (32 MB), yet no bare "Berkas terlalu besar".
+    import io
+    import os
+
+    from werkzeug.datastructures import FileStorage
+    from werkzeug.test import encode_multipart
+
+    from app.tenancy import activate_village
+    from tests.test_residents import answers, form_page
+
+    activate_village("18.09.10.2004", slug="hanura", head_name="Sutarno")
+    db.session.commit()
+    stored_before = {p for p in Path(app.config["UPLOAD_DIR"]).rglob("*") if p.is_file()}
+    csrf, key = form_page(client)
+    big = b"\xff\xd8\xff\xe0" + os.urandom(20 * 1024 * 1024)
+    data = answers(
+        csrf,
+        key,
+        doc_ktp=(io.BytesIO(big), "ktp.jpg", "image/jpeg"),
+        doc_kk=(io.BytesIO(big + os.urandom(2 * 1024 * 1024)), "kk.jpg", "image/jpeg"),
+    )
+    # Encoded in memory: the test client would spool a body this big to a file it never closes.
+    fields = {
+        k: FileStorage(v[0], filename=v[1], content_type=v[2]) if isinstance(v, tuple) else v
+        for k, v in data.items()
+    }
+    boundary, body = encode_multipart(fields)
+    response = client.post(
+        "/desa/hanura/layanan/domisili", data=body, content_type=f"multipart/form-data; boundary={boundary}"
+    )
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "Foto terlalu besar (20 MB). Batasnya 10 MB." in html
+    assert "Foto terlalu besar (22 MB). Batasnya 10 MB." in html
+    assert 'value="Siti Wulandari"' in html  # what was typed is still there
+    # Nothing of the refused photos was kept beyond the cap while they streamed in.
+    assert {p for p in Path(app.config["UPLOAD_DIR"]).rglob("*") if p.is_file()} == stored_before

@@ -16,6 +16,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from app import limits, workflow
+from app.access import village_desk
 from app.api import bp
 from app.api.formats import xml_body
 from app.domain import states
@@ -248,7 +249,7 @@ def _complaints(village: Village):
     return (
         select(ServiceRequest)
         .join(Service, Service.id == ServiceRequest.service_id)
-        .where(ServiceRequest.village_id == village.id, Service.kind == COMPLAINT)
+        .where(ServiceRequest.village_id == village.id, Service.kind == COMPLAINT, village_desk())
     )
 
 
@@ -309,7 +310,7 @@ def token(token: str, fmt: str):
     except DomainError:
         code = None
     req = (
-        db.session.scalar(_complaints(village).where(ServiceRequest.tracking_code == code)) if code else None
+        db.session.scalar(_complaints(village).where(workflow.code_matches(code)).limit(1)) if code else None
     )
     if req is None:
         limits.code_missed()  # a token is a tracking code: guesses count as on /lacak

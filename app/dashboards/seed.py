@@ -266,6 +266,8 @@ def _request_history(villages: dict[str, Village]) -> list[str]:
                 (["verify", "start", "mark_ready", "hand_over"],) * 6
                 + (["verify", "start"], ["verify"], [], ["reject"], ["request_fix"])
             )
+            if service.is_complaint:  # a complaint is resolved, never made ready to collect
+                path = ["resolve" if a == "mark_ready" else a for a in path if a != "hand_over"]
             for action in path:
                 workflow.apply_action(req, action, actor=None, note="Catatan contoh")
             if req.status in states.FINAL_STATUSES:

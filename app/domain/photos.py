@@ -151,22 +151,25 @@ def process_photo(
     max_unscaled_pixels: int = MAX_UNSCALED_PIXELS,
     max_side: int = 1600,
     fmt: str = "JPEG",
+    size: int | None = None,
 ) -> ProcessedPhoto:
     """Validate an uploaded photo and return it re-encoded, upright, downscaled and metadata-free.
 
     ``max_pixels`` bounds a JPEG (decoded scaled down); PNG and WebP, decoded at full size, are
     bounded by the smaller of it and ``max_unscaled_pixels``. Both are checked from the header.
+    ``size`` is the upload's real size when ``data`` is only its first bytes (a capped read).
     """
     out_format = _output_format(fmt)
+    size = max(size or 0, len(data))
     if not data:
         raise DomainError(N_("Berkas foto kosong. Pilih fotonya lagi, lalu kirim ulang."))
-    if len(data) > max_bytes:
+    if size > max_bytes:
         raise DomainError(
             N_(
                 "Foto terlalu besar (%(size)s). Batasnya %(limit)s. "
                 "Coba ambil foto dengan resolusi lebih kecil."
             ),
-            size=_human_size(len(data)),
+            size=_human_size(size),
             limit=_human_size(max_bytes),
         )
 

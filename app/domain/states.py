@@ -22,6 +22,26 @@ STATUS_LABELS: dict[str, str] = {
     DITOLAK: N_("Ditolak"),
 }
 STATUSES: tuple[str, ...] = tuple(STATUS_LABELS)
+
+# What a request is for: a letter to collect, or a complaint to follow up. Both share the statuses
+# (one queue, one audit trail), but a complaint is never "ready to collect", and people read its
+# statuses and actions in its own words.
+LETTER, COMPLAINT = "letter", "complaint"
+KINDS: frozenset[str] = frozenset({LETTER, COMPLAINT})
+COMPLAINT_STATUS_LABELS: dict[str, str] = {
+    DIAJUKAN: N_("Diterima"),
+    DIVERIFIKASI: N_("Diperiksa"),
+    DIPROSES: N_("Ditindaklanjuti"),
+    SIAP_DIAMBIL: N_("Ditindaklanjuti"),  # only complaints made before they had their own steps
+    SELESAI: N_("Selesai ditangani"),
+    PERLU_PERBAIKAN: N_("Perlu keterangan"),
+    DITOLAK: N_("Tidak ditindaklanjuti"),
+}
+# The steps a request of each kind normally goes through, in order.
+MAIN_PATHS: dict[str, tuple[str, ...]] = {
+    LETTER: (DIAJUKAN, DIVERIFIKASI, DIPROSES, SIAP_DIAMBIL, SELESAI),
+    COMPLAINT: (DIAJUKAN, DIVERIFIKASI, DIPROSES, SELESAI),
+}
 FINAL_STATUSES: frozenset[str] = frozenset({SELESAI, DITOLAK})
 OPEN_STATUSES: frozenset[str] = frozenset(STATUSES) - FINAL_STATUSES
 
@@ -44,13 +64,28 @@ class Action:
     to_state: str
     note_required: bool = False
     by: str = OFFICIAL
+    kinds: frozenset[str] = frozenset({LETTER, COMPLAINT})
 
 
 _ACTION_LIST = (
     Action("verify", N_("Verifikasi"), frozenset({DIAJUKAN}), DIVERIFIKASI),
     Action("start", N_("Proses"), frozenset({DIVERIFIKASI}), DIPROSES),
-    Action("mark_ready", N_("Tandai siap diambil"), frozenset({DIPROSES}), SIAP_DIAMBIL),
-    Action("hand_over", N_("Serahkan"), frozenset({SIAP_DIAMBIL}), SELESAI),
+    Action(
+        "mark_ready",
+        N_("Tandai siap diambil"),
+        frozenset({DIPROSES}),
+        SIAP_DIAMBIL,
+        kinds=frozenset({LETTER}),
+    ),
+    Action("hand_over", N_("Serahkan"), frozenset({SIAP_DIAMBIL}), SELESAI, kinds=frozenset({LETTER})),
+    Action(
+        "resolve",
+        N_("Selesai ditangani"),
+        frozenset({DIPROSES, SIAP_DIAMBIL}),
+        SELESAI,
+        note_required=True,
+        kinds=frozenset({COMPLAINT}),
+    ),
     Action(
         "request_fix",
         N_("Minta perbaikan"),
@@ -69,11 +104,25 @@ _ACTION_LIST = (
 )
 # Insertion order is the order buttons are shown in: the forward step first, refusals after.
 ACTIONS: dict[str, Action] = {action.name: action for action in _ACTION_LIST}
+# A complaint's actions in its own words (the letter words are each Action's label).
+COMPLAINT_ACTION_LABELS: dict[str, str] = {
+    "verify": N_("Periksa"),
+    "start": N_("Tindak lanjuti"),
+    "resolve": N_("Selesai ditangani"),
+    "request_fix": N_("Minta keterangan"),
+    "reject": N_("Tolak"),
+    "resubmit": N_("Kirim keterangan"),
+}
 
 
-def status_label(status: str) -> str:
+def status_labels(kind: str = LETTER) -> dict[str, str]:
+    """Every status's label (msgids) for requests of ``kind``."""
+    return COMPLAINT_STATUS_LABELS if kind == COMPLAINT else STATUS_LABELS
+
+
+def status_label(status: str, kind: str = LETTER) -> str:
     """The Indonesian label (a msgid) of a status, or the raw value if it is unknown."""
-    return STATUS_LABELS.get(status, status)
+    return status_labels(kind).get(status, status)
 
 
 def _check_actor(by: str) -> None:
@@ -81,17 +130,21 @@ def _check_actor(by: str) -> None:
         raise ValueError(f"unknown actor kind {by!r}; expected one of {sorted(ACTORS)}")
 
 
-def actions_for(status: str, by: str = OFFICIAL) -> list[Action]:
-    """The actions ``by`` may take on a request in ``status``, in display order."""
+def actions_for(status: str, by: str = OFFICIAL, kind: str = LETTER) -> list[Action]:
+    """The actions ``by`` may take on a request of ``kind`` in ``status``, in display order."""
     _check_actor(by)
-    return [action for action in _ACTION_LIST if action.by == by and status in action.from_states]
+    return [
+        action
+        for action in _ACTION_LIST
+        if action.by == by and status in action.from_states and kind in action.kinds
+    ]
 
 
-def transition(current_status: str, action_name: str, note: str | None, by: str) -> str:
+def transition(current_status: str, action_name: str, note: str | None, by: str, kind: str = LETTER) -> str:
     """Apply an action and return the new status, or raise TransitionError saying why it is refused."""
     _check_actor(by)
     action = ACTIONS.get(action_name)
-    if action is None:
+    if action is None or kind not in action.kinds:
         raise TransitionError(N_("Tindakan %(action)s tidak dikenal."), action=action_name)
     if current_status not in STATUS_LABELS:
         raise TransitionError(N_("Status permohonan %(status)s tidak dikenal."), status=current_status)

@@ -89,13 +89,70 @@ def validate_template(text: str, allowed: Iterable[str]) -> None:
             )
 
 
-def render_text(text: str, values: Mapping[str, str]) -> str:
-    """Replace each {{ name }} with ``values[name]`` taken literally; a missing value raises DomainError."""
-    replacements: dict[str, str] = {}
+# What a resident types is a phrase, but it lands in the middle of the office's sentence:
+# "dibuat untuk keperluan {{ keperluan }}." must not read "keperluan Untuk melamar kerja.." .
+_LEADS = ("untuk keperluan", "keperluan", "untuk", "guna")
+_LEAD_WORDS = re.compile(r"(?:untuk|keperluan|guna)\s*:?\s*$", re.IGNORECASE)
+_SENTENCE_GOES_ON = re.compile(r"[\w,)]\s+$")  # a word or comma, then a space: mid-sentence
+_WORD = re.compile(r"\S+")
+
+
+def _sentence_case_word(word: str) -> bool:
+    """A capitalised ordinary word ("Warung"), not an acronym (KTP, RT) nor a number."""
+    return len(word) >= 2 and word.isalpha() and word[0].isupper() and word[1:].islower()
+
+
+def fit_value(value: str, before: str, after: str, *, phrase: bool = False) -> str:
+    """``value`` typed by a resident, worded to continue the template's sentence around it.
+
+    - leading "untuk"/"keperluan" are dropped after a template that already says it;
+    - trailing periods go when the sentence goes on (the template has its own punctuation);
+    - the first letter is lowered mid-sentence when the value reads as an ordinary phrase: a
+      sentence-case phrase ("Warung kelontong"), or any capitalised word in a ``phrase`` field
+      (keperluan, jenis usaha...). Names ("Jalan Raya Hanura", "RSUD Pesawaran") stay as typed.
+    """
+    text = " ".join(value.split())
+    line_before = before.rsplit("\n", 1)[-1]
+    line_after = after.split("\n", 1)[0]
+    if _LEAD_WORDS.search(line_before):
+        lowered = text.lower()
+        for lead in _LEADS:
+            if lowered.startswith(lead + " ") and len(text) > len(lead) + 1:
+                text = text[len(lead) :].lstrip(" :")
+                break
+    if line_after.strip():
+        text = text.rstrip(" .")
+    if _SENTENCE_GOES_ON.search(line_before):
+        words = _WORD.findall(text)
+        if words and _sentence_case_word(words[0]):
+            rest = [w for w in words[1:] if any(ch.isalpha() for ch in w)]
+            ordinary = bool(rest) and all(w == w.lower() for w in rest)
+            if ordinary or phrase:
+                text = text[0].lower() + text[1:]
+    return text
+
+
+def render_text(text: str, values: Mapping[str, str], *, phrases: Iterable[str] = ()) -> str:
+    """Replace each {{ name }} with ``values[name]``; a missing value raises DomainError.
+
+    Values are inserted as text, never scanned again. Those named in ``phrases`` (what residents
+    typed) are first fitted to the sentence around them (``fit_value``); the others are taken as-is.
+    """
+    fitted = frozenset(phrases)
     for name, written in _check_syntax(text):
-        value = values.get(name)
-        if value is None:
+        if values.get(name) is None:
             raise DomainError(N_("Isian %(placeholder)s belum punya nilai."), placeholder=written)
-        replacements[written] = str(value)
-    # One pass with a function replacement: values are inserted as-is and never scanned again.
-    return _CANDIDATE.sub(lambda match: replacements[match.group(0)], text)
+
+    def replace(match: re.Match) -> str:
+        name = _INSIDE.fullmatch(match.group(1)).group(1)
+        value = str(values[name])
+        if name not in fitted:
+            return value
+        before, after = text[: match.start()], text[match.end() :]
+        return fit_value(value, before, after, phrase=name in _PHRASE_FIELDS)
+
+    return _CANDIDATE.sub(replace, text)
+
+
+# Fields whose answer is an ordinary phrase wherever it appears (a single word too: "Bengkel").
+_PHRASE_FIELDS = frozenset({"keperluan", "jenis_usaha", "pekerjaan", "sebab", "hubungan"})

@@ -9,13 +9,20 @@ from app.domain.errors import N_, DomainError
 
 # 0/O, 1/I/L look alike when handwritten or read over the phone; U is dropped as Crockford does (U/V).
 AMBIGUOUS = "0O1ILU"
-ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
+# S/5, Z/2 and B/8 look alike too. Codes made before this rule may hold either one, so a typed code
+# is compared by its key (each pair folded to one character); new codes hold neither.
+LOOKALIKES = {"S": "5", "Z": "2", "B": "8"}
+ALPHABET = "34679ACDEFGHJKMNPQRTVWXY"
+# Every character a code made at any time may hold (new codes draw from ALPHABET only).
+ACCEPTED = ALPHABET + "".join(sorted(set(LOOKALIKES) | set(LOOKALIKES.values())))
 LENGTH = 10
 GROUPS = (4, 4, 2)
 BITS = math.floor(LENGTH * math.log2(len(ALPHABET)))
 assert BITS >= 40, "tracking codes must carry at least 40 bits of randomness"
 assert sum(GROUPS) == LENGTH
-assert not set(AMBIGUOUS) & set(ALPHABET)
+assert not set(AMBIGUOUS) & set(ACCEPTED)
+assert not (set(LOOKALIKES) | set(LOOKALIKES.values())) & set(ALPHABET)
+_FOLD = str.maketrans(LOOKALIKES)
 
 TOKEN_BYTES = 32
 
@@ -52,7 +59,7 @@ def normalize_tracking_code(raw: str) -> str:
                 ),
                 char=char,
             )
-        if char not in ALPHABET:
+        if char not in ACCEPTED:
             raise DomainError(
                 N_('Kode lacak tidak dikenali: "%(char)s" tidak dipakai dalam kode lacak.'),
                 char=char,
@@ -63,6 +70,15 @@ def normalize_tracking_code(raw: str) -> str:
             n=len(code),
         )
     return _group(code)
+
+
+def tracking_key(code: str) -> str:
+    """The form two spellings of one code share (S/5, Z/2, B/8 folded): what lookups compare.
+
+    ``code`` is a canonical code (from ``normalize_tracking_code`` or the database); a resident who
+    reads 5 for S, or types 2 for Z, still finds their request.
+    """
+    return code.translate(_FOLD)
 
 
 def is_tracking_code(s: str) -> bool:

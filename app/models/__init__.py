@@ -2,7 +2,7 @@
 
 from app.models.base import utcnow
 from app.models.region import Region
-from app.models.services import Attachment, Holiday, Service, ServiceRequest, StatusChange
+from app.models.services import Attachment, Holiday, PrivateLink, Service, ServiceRequest, StatusChange
 from app.models.user import Role, User
 from app.models.village import SettingChange, Village
 
@@ -13,6 +13,7 @@ from app.models import attendance  # noqa: F401  isort: skip
 __all__ = [
     "Attachment",
     "Holiday",
+    "PrivateLink",
     "Region",
     "Role",
     "Service",

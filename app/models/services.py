@@ -5,14 +5,18 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from app.domain import states
+from app.domain.tracking import tracking_key
 from app.extensions import db
 from app.models.base import UTCDateTime, utcnow
 from app.models.village import Village
 
 LETTER, COMPLAINT = "letter", "complaint"
+# Who handles a request: the village office, or (a complaint about that office or its officials)
+# the admins of the kecamatan/kabupaten above it, out of the village officials' sight.
+TO_VILLAGE, TO_REGION = "desa", "wilayah"
 
 
 class Service(db.Model):
@@ -65,6 +69,8 @@ class ServiceRequest(db.Model):
     village_id: Mapped[int] = mapped_column(ForeignKey("villages.id"))
     service_id: Mapped[int] = mapped_column(ForeignKey("services.id"), index=True)
     tracking_code: Mapped[str] = mapped_column(String(12), unique=True)
+    # The code with look-alikes folded (S/5, Z/2, B/8): what a typed code is looked up by.
+    tracking_key: Mapped[str] = mapped_column(String(12), index=True)
     status: Mapped[str] = mapped_column(String(20), default=states.DIAJUKAN)
     # Bumped on every change; a stale version means someone else acted first.
     version: Mapped[int] = mapped_column(Integer, default=1)
@@ -76,6 +82,7 @@ class ServiceRequest(db.Model):
     purpose: Mapped[str] = mapped_column(Text, default="")
     category: Mapped[str | None] = mapped_column(String(40))
     hide_name: Mapped[bool] = mapped_column(Boolean, default=False)
+    routed_to: Mapped[str] = mapped_column(String(10), default=TO_VILLAGE, server_default=TO_VILLAGE)
     idempotency_key: Mapped[str] = mapped_column(String(64))
     fix_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     channel: Mapped[str] = mapped_column(String(10), default="online")
@@ -97,8 +104,35 @@ class ServiceRequest(db.Model):
     attachments: Mapped[list[Attachment]] = relationship(order_by="Attachment.id", lazy="selectin")
 
     @property
+    def to_region(self) -> bool:
+        """A complaint about the village office itself, handled by the region's admins."""
+        return self.routed_to == TO_REGION
+
+    @property
     def status_label(self) -> str:
         return states.status_label(self.status)
+
+    @validates("tracking_code")
+    def _keep_key(self, _name: str, code: str) -> str:
+        self.tracking_key = tracking_key(code)
+        return code
+
+
+class PrivateLink(db.Model):
+    """A further private link to a request, besides the one on its receipt (``fix_token_hash``).
+
+    Made when a message lets the resident act (fix the form, fetch the letter) or when they ask for
+    a fresh link on another phone; only the digest is kept, and each lapses after a while.
+    """
+
+    __tablename__ = "private_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("service_requests.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    reason: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class StatusChange(db.Model):

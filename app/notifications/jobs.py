@@ -25,6 +25,8 @@ from flask import current_app
 from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from app import workflow
+from app.access import village_desk
 from app.domain import states
 from app.extensions import db
 from app.jobs import on_commit
@@ -190,6 +192,7 @@ class _Work:
     outcome: Outcome
     plan: list[tuple] = field(default_factory=list)
     rendered: messages.Rendered | None = None
+    params: dict | None = None  # the row's, with a fresh private link where the message asks to act
     existing: dict[str, tuple[str, int]] = field(default_factory=dict)  # channel -> (state, attempts)
     tried: list[str] = field(default_factory=list)
     results: dict[str, Result] = field(default_factory=dict)
@@ -344,7 +347,7 @@ def _plan_all(work: list[_Work]) -> None:
         req = requests.get(row.request_id)
         user = users.get(row.user_id)
         w.existing = existing.get(row.id, {})
-        if req is not None and not req.notify:
+        if req is not None and not req.notify and row.kind != messages.ASKED_LINK:
             outcome.state, outcome.error = CANCELLED, "pemohon menghentikan pesan"
             continue
         if user is not None and not user.active:
@@ -354,7 +357,17 @@ def _plan_all(work: list[_Work]) -> None:
             outcome.state = DELIVERED  # a run that died after delivering, before saying so
             continue
         try:
-            w.rendered = messages.render(row.kind, row.params, row.locale, base)
+            w.params = row.params
+            if (
+                req is not None
+                and row.route in (RESIDENT, RESIDENT_EMAIL)
+                and row.kind in messages.ACTIONABLE
+            ):
+                # A message that asks the resident to act carries a private link. It is made now, for
+                # this attempt, and lives only in the message: the database keeps its digest, logs never see it.
+                token = workflow.issue_private_link(req, row.kind[:20])
+                w.params = {**row.params, "path": f"/permohonan/{token}"}
+            w.rendered = messages.render(row.kind, w.params, row.locale, base)
             plan = _plan(row, req, user, settings, subs, adapters)
         except Exception:
             log.exception("notification %s could not be prepared", row.id)
@@ -372,7 +385,8 @@ def _plan(row, req, user, settings: dict, subs: dict, adapters: _Adapters) -> li
     config = current_app.config
     plan: list[tuple] = []
     if row.route in (RESIDENT, RESIDENT_PUSH) and req is not None:
-        if subs.get(req.id):
+        # A link asked for on another phone goes to the phone number on the request, nowhere else.
+        if subs.get(req.id) and row.kind != messages.ASKED_LINK:
             plan.append((PUSH, adapters.push(), subs[req.id]))
         if req.phone and row.route == RESIDENT:
             for channel in (WHATSAPP, SMS):
@@ -491,7 +505,9 @@ def _send_one(w: _Work, step: tuple, connections: _Connections) -> list[int]:
         reference=f"balai-{row.id}-{channel}",
         kind=row.kind,
         locale=row.locale or "id",
-        template_params=messages.template_params(row.kind, row.params, row.locale, config["BASE_URL"])
+        template_params=messages.template_params(
+            row.kind, w.params or row.params, row.locale, config["BASE_URL"]
+        )
         if adapter.provider == CLOUD_API
         else [],
         topic=row.topic,
@@ -649,7 +665,12 @@ def sla_digest() -> int:
             func.sum(case((ServiceRequest.due_date == today, 1), else_=0)),
         )
         .join(Village, Village.id == ServiceRequest.village_id)
-        .where(Village.active.is_(True), ServiceRequest.status.in_(counted), ServiceRequest.due_date <= today)
+        .where(
+            Village.active.is_(True),
+            ServiceRequest.status.in_(counted),
+            ServiceRequest.due_date <= today,
+            village_desk(),
+        )
         .group_by(ServiceRequest.village_id)
     ).all()
     ids: list[int] = []

@@ -43,6 +43,16 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
         "id": ("Permohonan selesai", "{village}: permohonan {code} selesai. Terima kasih. {link}"),
         "en": ("Request completed", "{village}: request {code} is complete. Thank you. {link}"),
     },
+    "private_link": {
+        "id": (
+            "Link pribadi permohonan",
+            "{village}: link pribadi permohonan {code}: {link} Jangan bagikan link ini kepada siapa pun.",
+        ),
+        "en": (
+            "Private link",
+            "{village}: private link of request {code}: {link} Do not share it with anyone.",
+        ),
+    },
     "new_request": {
         "id": ("Permohonan baru", "Permohonan baru: {service} ({code}). {link}"),
         "en": ("New request", "New request: {service} ({code}). {link}"),
@@ -68,6 +78,36 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
     },
 }
 
+# The same messages for a complaint: it is followed up, never collected (app.domain.states).
+COMPLAINT_TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
+    "request_received": {
+        "id": ("Pengaduan diterima", "{village}: pengaduan Anda diterima. Kode {code}. Lacak: {link}"),
+        "en": ("Complaint received", "{village}: your complaint was received. Code {code}. Track: {link}"),
+    },
+    "status_changed": {
+        "id": ("Status pengaduan", "{village}: pengaduan {code} kini {status}. Lacak: {link}"),
+        "en": ("Complaint status", "{village}: complaint {code} is now {status}. Track: {link}"),
+    },
+    "needs_fix": {
+        "id": ("Perlu keterangan", "{village}: pengaduan {code} perlu keterangan: {note}. Buka: {link}"),
+        "en": ("More detail needed", "{village}: complaint {code} needs more detail: {note}. Open: {link}"),
+    },
+    "rejected": {
+        "id": (
+            "Pengaduan tidak ditindaklanjuti",
+            "{village}: pengaduan {code} tidak ditindaklanjuti: {note}. {link}",
+        ),
+        "en": ("Complaint not taken up", "{village}: complaint {code} will not be taken up: {note}. {link}"),
+    },
+    "done": {
+        "id": (
+            "Pengaduan selesai ditangani",
+            "{village}: pengaduan {code} selesai ditangani: {note}. {link}",
+        ),
+        "en": ("Complaint resolved", "{village}: complaint {code} was resolved: {note}. {link}"),
+    },
+}
+
 # The words residents read for each status (the Indonesian ones match app.domain.states).
 STATUS_WORDS = {
     "id": {
@@ -89,6 +129,32 @@ STATUS_WORDS = {
         "ditolak": "rejected",
     },
 }
+
+COMPLAINT_STATUS_WORDS = {
+    "id": {
+        "diajukan": "diterima",
+        "diverifikasi": "diperiksa",
+        "diproses": "ditindaklanjuti",
+        "siap_diambil": "ditindaklanjuti",
+        "selesai": "selesai ditangani",
+        "perlu_perbaikan": "perlu keterangan",
+        "ditolak": "tidak ditindaklanjuti",
+    },
+    "en": {
+        "diajukan": "received",
+        "diverifikasi": "being checked",
+        "diproses": "being followed up",
+        "siap_diambil": "being followed up",
+        "selesai": "resolved",
+        "perlu_perbaikan": "needs more detail",
+        "ditolak": "not taken up",
+    },
+}
+
+# Messages that ask the resident to act (fix the form, fetch the letter) carry a fresh private
+# link, made when the message is sent (app.notifications.jobs); the asked-for link is one of them.
+ASKED_LINK = "private_link"
+ACTIONABLE = frozenset({"needs_fix", "ready", ASKED_LINK})
 
 # Which message a resident gets when their request reaches a status.
 KIND_FOR_STATUS = {
@@ -125,7 +191,9 @@ def link_path(kind: str, params: dict) -> str:
 def render(kind: str, params: dict, locale: str | None, base_url: str) -> Rendered:
     """The title and text of a message in the recipient's language, trimmed to one SMS if it can be."""
     lang = locale if locale in ("id", "en") else "id"
-    title, text = TEMPLATES[kind][lang]
+    complaint = bool(params.get("complaint")) and kind in COMPLAINT_TEMPLATES
+    title, text = (COMPLAINT_TEMPLATES if complaint else TEMPLATES)[kind][lang]
+    words = (COMPLAINT_STATUS_WORDS if params.get("complaint") else STATUS_WORDS)[lang]
     path = link_path(kind, params)
     url = base_url.rstrip("/") + path
     values = {
@@ -142,13 +210,16 @@ def render(kind: str, params: dict, locale: str | None, base_url: str) -> Render
         "link": url,
     }
     values["service"] = _clip(str(values["service"]), 40)
-    values["status"] = STATUS_WORDS[lang].get(str(params.get("status", "")), str(params.get("status", "")))
+    # An official's note is a sentence of its own: its closing period would double the template's.
+    values["note"] = _clip(str(values["note"]), 10_000).rstrip(" .") or "-"
+    values["status"] = words.get(str(params.get("status", "")), str(params.get("status", "")))
     body = text.format(**values)
     if len(body) > SMS_LIMIT and values["note"]:
         # The note is what can give way: the link must survive, the rest is short and fixed.
         room = len(str(values["note"])) - (len(body) - SMS_LIMIT)
         values["note"] = _clip(str(values["note"]), max(room, 20))
-        body = text.format(**values)
+        # A cut note ends in "...": the template's own period after it would make four.
+        body = text.replace("{note}.", "{note}").format(**values)
     return Rendered(title=title, text=body, url=url, path=path)
 
 
@@ -156,7 +227,9 @@ def template_params(kind: str, params: dict, locale: str | None, base_url: str) 
     """Body parameters for approved WhatsApp templates: {{1}} place, {{2}} code, {{3}} status/summary, {{4}} link."""
     lang = locale if locale in ("id", "en") else "id"
     rendered = render(kind, params, lang, base_url)
-    status = STATUS_WORDS[lang].get(str(params.get("status", "")), "")
+    status = (COMPLAINT_STATUS_WORDS if params.get("complaint") else STATUS_WORDS)[lang].get(
+        str(params.get("status", "")), ""
+    )
     summary = params.get("summary") or params.get("note") or status or rendered.title
     place = params.get("village") or params.get("bumdes") or "Balai"
     return [str(place), str(params.get("code") or "-"), _clip(str(summary), 60), rendered.url]

@@ -76,6 +76,8 @@ def on_event(name: str, payload: dict) -> None:
         ids = _order_created(payload)
     elif name == events.ANNOUNCEMENT_PUBLISHED:
         ids = _announcement_published(payload)
+    elif name == events.PRIVATE_LINK_ASKED:
+        ids = _private_link_asked(payload["request_id"])
     else:
         return
     if ids:
@@ -83,33 +85,66 @@ def on_event(name: str, payload: dict) -> None:
 
 
 def _request_params(req: ServiceRequest) -> dict:
-    return {
+    params = {
         "village": req.village.display_name,
         "service": req.service.name,
         "code": req.tracking_code,
         "status": req.status,
     }
+    if req.service.is_complaint:
+        params["complaint"] = True  # the message speaks of a complaint, followed up, never collected
+    return params
 
 
 def _request_submitted(request_id: int) -> list[int]:
     req = db.session.get(ServiceRequest, request_id)
     params = _request_params(req)
     ids = notify_resident(req, "request_received", params)
-    ids += notify_officials(req.village_id, "new_request", params, topic=None)
+    ids += _notify_handlers(req, "new_request", params)
     return ids
+
+
+def _notify_handlers(req: ServiceRequest, kind: str, params: dict) -> list[int]:
+    """Those who handle the request: the village's officials, or for a complaint about their own
+    office, the admins of the regions above the village (never the village's officials)."""
+    if not req.to_region:
+        return notify_officials(req.village_id, kind, params, topic=None)
+    code = req.village.region_code
+    admins = db.session.scalars(
+        select(User).where(
+            User.role == Role.REGION_ADMIN, User.active.is_(True), User.region_code.is_not(None)
+        )
+    ).all()
+    above = [u for u in admins if code == u.region_code or code.startswith(u.region_code + ".")]
+    return _notify_users(above, req.village_id, kind, params, None)
 
 
 def _status_changed(payload: dict) -> list[int]:
     req = db.session.get(ServiceRequest, payload["request_id"])
     params = _request_params(req) | {"status": payload["new_status"]}
     if payload.get("action") == "resubmit":
-        return notify_officials(req.village_id, "resubmitted", params, topic=None)
+        return _notify_handlers(req, "resubmitted", params)
     kind = messages.KIND_FOR_STATUS.get(payload["new_status"])
     if kind is None:
         return []
-    if payload["new_status"] in (states.PERLU_PERBAIKAN, states.DITOLAK):
+    if payload["new_status"] in (states.PERLU_PERBAIKAN, states.DITOLAK) or (
+        payload.get("action") == "resolve"
+    ):
         params["note"] = _last_note(req.id)
     return notify_resident(req, kind, params)
+
+
+def _private_link_asked(request_id: int) -> list[int]:
+    """A fresh private link, to the phone number on the request only (made when it is sent)."""
+    req = db.session.get(ServiceRequest, request_id)
+    if req is None or not req.phone:
+        return []
+    row = _notification(
+        messages.ASKED_LINK, RESIDENT, req.village_id, _request_params(req), req.locale, request_id=req.id
+    )
+    db.session.add(row)
+    db.session.flush()
+    return [row.id]
 
 
 def _last_note(request_id: int) -> str:

@@ -9,9 +9,9 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import selectinload
 
 from app import workflow
-from app.access import can_manage_region, can_work_village, village_filter
+from app.access import can_manage_region, can_work_village, village_desk, village_filter
 from app.domain.errors import DomainError
-from app.domain.tracking import normalize_tracking_code
+from app.domain.tracking import normalize_tracking_code, tracking_key
 from app.extensions import db, limiter
 from app.models import Role, ServiceRequest, Village, utcnow
 from app.models.notifications import (
@@ -112,7 +112,14 @@ def _scope():
     """Notifications of the villages the current user may read (app.access)."""
     if current_user.role == Role.SUPERADMIN:
         return Notification.id.isnot(None)
-    return Notification.village_id.in_(select(Village.id).where(village_filter(current_user)))
+    villages = Notification.village_id.in_(select(Village.id).where(village_filter(current_user)))
+    if current_user.role == Role.REGION_ADMIN:
+        return villages
+    # A complaint about the village office is not its officials' to see, nor are its messages.
+    return villages & or_(
+        Notification.request_id.is_(None),
+        Notification.request_id.not_in(select(ServiceRequest.id).where(~village_desk())),
+    )
 
 
 @bp.route("/notifikasi/gagal")
@@ -283,10 +290,9 @@ def _owned_request(code: str, token: str) -> ServiceRequest | None:
         return None
     if token:
         req = workflow.find_by_fix_token(token)
-        return req if req is not None and req.tracking_code == code else None
-    if not submitted_here(code):
-        return None
-    return db.session.scalar(select(ServiceRequest).where(ServiceRequest.tracking_code == code))
+        return req if req is not None and tracking_key(req.tracking_code) == tracking_key(code) else None
+    req = workflow.find_by_code(code)
+    return req if req is not None and submitted_here(req.tracking_code) else None
 
 
 def _not_yours() -> str:

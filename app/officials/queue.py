@@ -8,9 +8,10 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import and_, func, select, tuple_, union_all
 from sqlalchemy.orm import raiseload
 
+from app.access import village_desk
 from app.domain import states
 from app.domain.nik import clean_nik
-from app.domain.tracking import is_tracking_code, normalize_tracking_code
+from app.domain.tracking import is_tracking_code, normalize_tracking_code, tracking_key
 from app.extensions import db
 from app.models import Service, ServiceRequest
 from app.models.letters import AWAITING_APPROVAL, Letter
@@ -97,7 +98,7 @@ def decode_cursor(raw: str) -> tuple[datetime, int] | None:
 
 def _search_condition(q: str):
     if is_tracking_code(q):
-        return ServiceRequest.tracking_code == normalize_tracking_code(q)
+        return ServiceRequest.tracking_key == tracking_key(normalize_tracking_code(q))
     digits = clean_nik(q)
     if digits.isdigit() and len(digits) == 16:
         return ServiceRequest.nik == digits
@@ -107,7 +108,7 @@ def _search_condition(q: str):
 
 def queue_page(village_id: int, flt: QueueFilter, today: date, limit: int = PAGE_SIZE) -> QueuePage:
     """One page of the queue, oldest first, keyed on (submitted_at, id): one query whatever the page."""
-    conditions = [ServiceRequest.village_id == village_id]
+    conditions = [ServiceRequest.village_id == village_id, village_desk()]
     status = flt.status
     searched_all = bool(flt.q) and status == OPEN
     if searched_all:
@@ -169,7 +170,7 @@ def status_counts(village_id: int) -> dict[str, int]:
     """How many requests the village has in each status (one grouped query on the queue index)."""
     rows = db.session.execute(
         select(ServiceRequest.status, func.count())
-        .where(ServiceRequest.village_id == village_id)
+        .where(ServiceRequest.village_id == village_id, village_desk())
         .group_by(ServiceRequest.status)
     ).all()
     counts = dict.fromkeys(states.STATUSES, 0)
@@ -197,7 +198,7 @@ def workload(village_id: int, today: date) -> dict[str, int]:
             func.count().filter(and_(open_, ServiceRequest.due_date < today)),
             waiting,
         )
-        .where(ServiceRequest.village_id == village_id, open_)
+        .where(ServiceRequest.village_id == village_id, open_, village_desk())
         # SQLite's statistics cannot tell that open requests are few among years of finished ones.
         .with_hint(ServiceRequest, "INDEXED BY ix_service_requests_workload", "sqlite")
     ).one()

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
+from app.access import village_desk
 from app.domain import states
 from app.exports import csv_text
 from app.extensions import db
@@ -69,6 +70,7 @@ def monthly_report(village_id: int, month: date) -> list[ServiceRow]:
         select(ServiceRequest.service_id, func.count())
         .where(
             ServiceRequest.village_id == village_id,
+            village_desk(),
             ServiceRequest.submitted_at >= start,
             ServiceRequest.submitted_at < end,
         )
@@ -86,6 +88,7 @@ def monthly_report(village_id: int, month: date) -> list[ServiceRow]:
             ServiceRequest.due_date,
         ).where(
             ServiceRequest.village_id == village_id,
+            village_desk(),
             ServiceRequest.finished_at >= start,
             ServiceRequest.finished_at < end,
         )

@@ -14,7 +14,14 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import selectinload
 
 from app import letters, workflow
-from app.access import can_read_village, can_relax_head_approval, can_work_village, village_filter
+from app.access import (
+    can_read_request,
+    can_relax_head_approval,
+    can_work_request,
+    can_work_village,
+    village_desk,
+    village_filter,
+)
 from app.domain import states
 from app.domain.errors import DomainError
 from app.domain.letters import validate_number_pattern
@@ -92,7 +99,7 @@ def _request_or_404(request_id: int) -> ServiceRequest:
         options=[selectinload(ServiceRequest.history), selectinload(ServiceRequest.attachments)],
         populate_existing=True,
     )
-    if req is None or not can_read_village(current_user, req.village):
+    if req is None or not can_read_request(current_user, req):
         abort(404)
     return req
 
@@ -145,17 +152,35 @@ def home():
     return response
 
 
+@bp.route("/pengaduan-wilayah")
+@roles_required(Role.REGION_ADMIN, Role.SUPERADMIN)
+def region_complaints():
+    """Complaints about a village office or its officials, sent to the region above it: its admins' queue."""
+    rows = db.session.scalars(
+        select(ServiceRequest)
+        .join(Village, Village.id == ServiceRequest.village_id)
+        .where(~village_desk(), village_filter(current_user))
+        .order_by(
+            ServiceRequest.status.in_(sorted(states.FINAL_STATUSES)), ServiceRequest.submitted_at.desc()
+        )
+        .limit(200)
+    ).all()
+    return render(
+        "officials/region_complaints.html", rows=rows, today=workflow.local_today(), is_late=queue.is_late
+    )
+
+
 # ---------------------------------------------------------------- one request
 
 
 def _detail(req: ServiceRequest, *, status: int = 200, error: str | None = None, conflict: str | None = None):
     village = req.village
     letter = letters.letter_for(req.id)
-    can_work = can_work_village(current_user, village)
+    can_work = can_work_request(current_user, req)
     actions = []
     if can_work:
-        for action in states.actions_for(req.status):
-            label = action_label(action)
+        for action in states.actions_for(req.status, kind=req.service.kind):
+            label = action_label(action, req.service.kind)
             if action.name == "mark_ready" and letters.is_letter_service(req.service):
                 if letter is not None and not letter.is_issued and current_user.role != Role.HEAD:
                     continue
@@ -166,10 +191,9 @@ def _detail(req: ServiceRequest, *, status: int = 200, error: str | None = None,
                 else:
                     label = _("Terbitkan surat dan tandai siap diambil")
             actions.append((action, label))
-    fields = [
-        (f.get("label") or f.get("name"), (req.data or {}).get(f.get("name"), ""))
-        for f in req.service.fields or []
-    ]
+    # A complaint's category is shown once, from its own column, not again among the answers.
+    shown = [f for f in req.service.fields or [] if not (req.category and f.get("name") == "kategori")]
+    fields = [(f.get("label") or f.get("name"), (req.data or {}).get(f.get("name"), "")) for f in shown]
     known = {f.get("name") for f in req.service.fields or []}
     fields += [(key, value) for key, value in (req.data or {}).items() if key not in known]
     today = workflow.local_today()
@@ -204,7 +228,7 @@ def request_detail(request_id: int):
 @roles_required(*READERS)
 def act(request_id: int):
     req = _request_or_404(request_id)
-    if not can_work_village(current_user, req.village):
+    if not can_work_request(current_user, req):
         abort(403)
     action = request.form.get("action", "")
     note = (request.form.get("note") or "").strip()[:2000]
@@ -249,17 +273,17 @@ def _perform(req: ServiceRequest, action: str, note: str, version: int) -> str:
         )
         return _("Surat nomor %(number)s terbit. Permohonan siap diambil.", number=letter.number)
     workflow.apply_action(req, action, actor=current_user, note=note, expected_version=version)
-    return _("Status permohonan sekarang: %(status)s.", status=status_label(req.status))
+    return _("Status permohonan sekarang: %(status)s.", status=status_label(req.status, req.service.kind))
 
 
 @bp.route("/lampiran/<int:attachment_id>")
-@roles_required(*WORKERS)
+@roles_required(*READERS)
 def attachment(attachment_id: int):
-    """An ID photo or document, only for the officials of the request's village, never cached."""
+    """An ID photo or document, only for those who work the request, never cached."""
     item = db.session.get(Attachment, attachment_id)
     req = db.session.get(ServiceRequest, item.request_id) if item else None
-    if req is None or not can_work_village(current_user, req.village):
-        abort(404)
+    if req is None or not can_work_request(current_user, req):
+        abort(404 if current_user.role in WORKERS or req is None or req.to_region else 403)
     try:
         data = PhotoStore(current_app.config["UPLOAD_DIR"]).open(item.stored_name)
     except (InvalidPhotoName, FileNotFoundError):

@@ -133,6 +133,10 @@ def request_form(service: Service, base: type[ApplicantForm] = RequestForm, **kw
         setattr(ServiceForm, KEPT_PREFIX + doc["key"], HiddenField())
     if service.is_complaint:
         ServiceForm.hide_name = BooleanField(_l("Sembunyikan nama saya di halaman lacak"))
+        if base is RequestForm:
+            ServiceForm.to_region = BooleanField(
+                _l("Pengaduan ini tentang kantor desa atau perangkat desa: kirim ke kecamatan/kabupaten")
+            )
     form = ServiceForm(**kwargs)
     if service.is_complaint:
         form.purpose.label.text = _("Isi pengaduan atau usulan")
@@ -168,9 +172,8 @@ def check_selects(form: ApplicantForm, service: Service) -> bool:
     return ok
 
 
-class TrackForm(FlaskForm):
-    class Meta:
-        csrf = False
+class _CodeForm(FlaskForm):
+    """A form that starts with a typed tracking code, brought to its canonical form."""
 
     kode = StringField(
         _l("Kode lacak"),
@@ -183,3 +186,23 @@ class TrackForm(FlaskForm):
             field.data = normalize_tracking_code(field.data)
         except DomainError as err:
             raise ValidationError(_(err.message, **err.params)) from None
+
+
+class LinkForm(_CodeForm):
+    """Ask for a fresh private link on another phone: what only the resident knows, together."""
+
+    nik = StringField(
+        _l("NIK pemohon"),
+        validators=[_nik_check],
+        render_kw={"inputmode": "numeric", "autocomplete": "off", "maxlength": 24},
+    )
+    phone = TelField(
+        _l("Nomor HP yang ditulis di permohonan"),
+        validators=[_phone_check],
+        render_kw={"inputmode": "tel", "autocomplete": "tel"},
+    )
+
+
+class TrackForm(_CodeForm):
+    class Meta:
+        csrf = False

@@ -7,16 +7,19 @@ send it again over a slow connection.
 
 from __future__ import annotations
 
+import base64
+import io
 from dataclasses import asdict, dataclass
 
 from flask import current_app
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from PIL import Image
 from sqlalchemy import select
 
 from app.domain.errors import DomainError
 from app.domain.photos import process_photo
-from app.domain.storage import PhotoStore
+from app.domain.storage import InvalidPhotoName, PhotoStore
 from app.extensions import db
 from app.models import Attachment, Service
 from app.residents.catalog import document_label
@@ -118,6 +121,7 @@ def collect(
                     filename=upload.filename,
                     declared_type=upload.mimetype,
                     max_bytes=max_bytes,
+                    size=getattr(upload.stream, "seen", None),  # all it was sent (app.limits)
                 )
                 name = store().save(photo.data, photo.ext)
             except DomainError as err:
@@ -160,3 +164,22 @@ def discard(photo: PendingPhoto) -> None:
     taken = db.session.scalar(select(Attachment.id).where(Attachment.stored_name == photo.name))
     if taken is None:
         store().delete(photo.name)
+
+
+THUMB_EDGE = 240  # 120 CSS px on a DPR 2 phone
+
+
+def thumbnail(photo: PendingPhoto) -> str:
+    """A small JPEG of a kept photo as a data: URI, for the check step only.
+
+    Inlined in the (no-store) check page of the phone that sent it: never an address of its own
+    that someone else could open, log or cache.
+    """
+    try:
+        with Image.open(store().path(photo.name)) as image:
+            image.thumbnail((THUMB_EDGE, THUMB_EDGE))
+            buffer = io.BytesIO()
+            image.convert("RGB").save(buffer, "JPEG", quality=60)
+    except (OSError, ValueError, InvalidPhotoName):
+        return ""
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")

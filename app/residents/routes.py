@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from flask import abort, current_app, flash, make_response, redirect, request, url_for
+from flask import abort, current_app, flash, g, make_response, redirect, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -13,23 +13,24 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app import attendance, events, limits, models, workflow
-from app.access import can_work_village
+from app.access import can_work_request, village_desk
 from app.domain import states
 from app.domain.errors import DomainError
 from app.domain.nik import mask_nik, parse_nik
 from app.domain.phone import mask_phone
 from app.domain.text import mask_name
-from app.domain.tracking import normalize_tracking_code
+from app.domain.tracking import normalize_tracking_code, tracking_key
 from app.extensions import db, limiter
 from app.i18n import status_label
 from app.models import Service, ServiceRequest, Village
 from app.pagecache import shared
 from app.qr import qr_svg
-from app.residents import bp, intake, receipts
+from app.residents import bp, checks, intake, receipts
 from app.residents.catalog import field_label, option_label
 from app.residents.forms import (
     FIELD_PREFIX,
     FixForm,
+    LinkForm,
     TrackForm,
     check_selects,
     request_form,
@@ -37,7 +38,6 @@ from app.residents.forms import (
 )
 from app.web import active_village_or_404, render, submitted_here
 
-MAIN_PATH = (states.DIAJUKAN, states.DIVERIFIKASI, states.DIPROSES, states.SIAP_DIAMBIL, states.SELESAI)
 QUEUE_WORKING = (states.DIAJUKAN, states.DIVERIFIKASI, states.DIPROSES)
 QUEUE_SHOWN = 40
 MINE_MAX = 20
@@ -94,7 +94,7 @@ def _service_or_404(village: Village, code: str) -> Service:
     return service
 
 
-def _form_page(village, service, form, photos, status=200, error=None):
+def _form_page(village, service, form, photos, status=200, error=None, sent=None):
     return render(
         "residents/form.html",
         fragment="residents/_form.html",
@@ -104,6 +104,7 @@ def _form_page(village, service, form, photos, status=200, error=None):
         form=form,
         photos=photos,
         error=error,
+        sent=sent,
         max_photo_bytes=current_app.config["MAX_PHOTO_BYTES"],
     )
 
@@ -113,14 +114,14 @@ def _form_page(village, service, form, photos, status=200, error=None):
     limits.configured("SUBMIT_PHONE_LIMIT"),
     key_func=limits.phone_key("phone"),
     methods=["POST"],
-    exempt_when=limits.not_sending,
+    exempt_when=limits.not_storing,
     deduct_when=limits.stored,
 )
 @limiter.limit(
     limits.configured("SUBMIT_ADDRESS_LIMIT"),
     key_func=limits.address_key,
     methods=["POST"],
-    exempt_when=limits.not_sending,
+    exempt_when=limits.not_storing,
     deduct_when=limits.stored,
 )
 @limits.counts_photo_uploads
@@ -128,10 +129,28 @@ def request_service(slug: str, code: str):
     village = active_village_or_404(slug)
     service = _service_or_404(village, code)
     if request.method == "GET":
+        checking = checks.load(request.path)
+        sent = _stored_code(village, checking["key"]) if checking else None
+        if request.args.get("langkah") == "periksa":
+            # The check step, after its POST was redirected here: Back and Reload never resend a form.
+            if checking is None:
+                return redirect(url_for("residents.request_service", slug=slug, code=code), 303)
+            if sent is not None:
+                return _no_store(render("residents/sent.html", village=village, service=service, code=sent))
+            form, photos = checks.restore(checking, service)
+            return _no_store(_check_page(village, service, form, photos))
         form = request_form(service, formdata=None, idempotency_key=secrets.token_urlsafe(24))
         # A cached copy would carry an old idempotency key and turn a new request into a replay.
-        return _no_store(_form_page(village, service, form, {}))
+        return _no_store(_form_page(village, service, form, {}, sent=sent))
 
+    sent = limits.sent_before()
+    if sent is not None:
+        # This very form was stored already (a second tap, a resend, Back then send): its receipt,
+        # and nothing checked, stored or counted again.
+        g.replayed = True
+        receipts.remember(sent, None)
+        flash(_("Anda sudah mengirim ini — ini tanda terimanya."))
+        return redirect(url_for("residents.receipt", code=sent), 303)
     form = request_form(service)
     step = request.form.get("step", "check")
     scope = form.idempotency_key.data or ""
@@ -155,6 +174,14 @@ def request_service(slug: str, code: str):
         receipts.remember(result.request.tracking_code, result.fix_token)
         return redirect(url_for("residents.receipt", code=result.request.tracking_code), 303)
 
+    kept = checks.keep(request.path, form, photos)
+    if kept and request.headers.get("Sec-Fetch-Mode") == "navigate":
+        # A browser's own form post (no JavaScript): the check step gets an address of its own.
+        return redirect(url_for("residents.request_service", slug=slug, code=code, langkah="periksa"), 303)
+    return _check_page(village, service, form, photos)
+
+
+def _check_page(village: Village, service: Service, form, photos: dict):
     return render(
         "residents/check.html",
         fragment="residents/_check.html",
@@ -162,8 +189,18 @@ def request_service(slug: str, code: str):
         service=service,
         form=form,
         photos=photos,
+        thumbs={key: intake.thumbnail(photo) for key, photo in photos.items()},
         answers=_answers(form, service),
         nik_info=parse_nik(form.nik.data),
+    )
+
+
+def _stored_code(village: Village, key: str) -> str | None:
+    """The tracking code of the request this village stored under idempotency ``key``, if any."""
+    return db.session.scalar(
+        select(ServiceRequest.tracking_code).where(
+            ServiceRequest.village_id == village.id, ServiceRequest.idempotency_key == key
+        )
     )
 
 
@@ -191,6 +228,7 @@ def _submit(village: Village, service: Service, form, photos: dict) -> workflow.
     if service.is_complaint:
         kwargs["category"] = data.get("kategori") or None
         kwargs["hide_name"] = bool(form.hide_name.data)
+        kwargs["to_region"] = bool(form.to_region.data)
     try:
         result = workflow.submit_request(village, service, **kwargs)
         if result.created:
@@ -199,6 +237,7 @@ def _submit(village: Village, service: Service, form, photos: dict) -> workflow.
         db.session.commit()
     except IntegrityError:
         # Two copies of the same form raced; the other one won, so this is a replay.
+        g.replayed = True
         db.session.rollback()
         result = workflow.submit_request(village, service, **kwargs)
         if result.created:
@@ -210,7 +249,7 @@ def _submit(village: Village, service: Service, form, photos: dict) -> workflow.
 
 
 def _request_by_code(code: str) -> ServiceRequest | None:
-    return db.session.scalar(select(ServiceRequest).where(ServiceRequest.tracking_code == code))
+    return workflow.find_by_code(code)
 
 
 def _receipt_context(code: str):
@@ -304,10 +343,10 @@ def track(code: str):
         limits.code_missed()
         form = TrackForm(formdata=None, kode=code[:20])
         return render("residents/track_form.html", form=form, status=404, not_found=True)
-    if canonical != code:
-        return redirect(url_for("residents.track", code=canonical))
+    if req.tracking_code != code:
+        return redirect(url_for("residents.track", code=req.tracking_code))
 
-    official = can_work_village(current_user, req.village)
+    official = can_work_request(current_user, req)
     etag = f"r{req.id}v{req.version}{_locale()}{'o' if official else 'p'}"
     polling = _is_htmx()
     if polling and request.if_none_match.contains(etag):
@@ -315,7 +354,7 @@ def track(code: str):
     final = req.status in states.FINAL_STATUSES
     actions = []
     if official and "officials.act" in current_app.view_functions:
-        actions = states.actions_for(req.status)
+        actions = states.actions_for(req.status, kind=req.service.kind)
     response = render(
         "residents/track.html",
         fragment="residents/_track_status.html",
@@ -329,6 +368,7 @@ def track(code: str):
         official=official,
         actions=actions,
         owner=submitted_here(req.tracking_code),
+        rendered_at=models.utcnow(),
     )
     if polling:
         response.set_etag(etag)
@@ -341,19 +381,21 @@ def track(code: str):
 
 def _timeline(req: ServiceRequest) -> list[dict]:
     """What happened, with dates, then the main steps still to come."""
+    kind = req.service.kind
     steps = [
         {
             "status": change.to_status,
-            "label": status_label(change.to_status),
+            "label": status_label(change.to_status, kind),
             "at": change.created_at,
-            "note": change.note if change.action in ("request_fix", "reject") else "",
+            "note": change.note if change.action in ("request_fix", "reject", "resolve") else "",
             "done": True,
         }
         for change in req.history
     ]
-    if req.status in MAIN_PATH:
-        for status in MAIN_PATH[MAIN_PATH.index(req.status) + 1 :]:
-            steps.append({"status": status, "label": status_label(status), "done": False})
+    path = states.MAIN_PATHS.get(kind, states.MAIN_PATHS[states.LETTER])
+    if req.status in path:
+        for status in path[path.index(req.status) + 1 :]:
+            steps.append({"status": status, "label": status_label(status, kind), "done": False})
     return steps
 
 
@@ -531,15 +573,16 @@ def _status_rows(codes: list[str]) -> list:
             ServiceRequest.due_date,
             Service.code,
             Service.name,
+            Service.kind,
             Village.name.label("village_name"),
             Village.term,
         )
         .join(Service, Service.id == ServiceRequest.service_id)
         .join(Village, Village.id == ServiceRequest.village_id)
-        .where(ServiceRequest.tracking_code.in_(codes))
+        .where(ServiceRequest.tracking_key.in_([tracking_key(code) for code in codes]))
     ).all()
-    order = {code: i for i, code in enumerate(codes)}
-    return sorted(rows, key=lambda row: order[row.tracking_code])
+    order = {tracking_key(code): i for i, code in enumerate(codes)}
+    return sorted(rows, key=lambda row: order[tracking_key(row.tracking_code)])
 
 
 def _clean_codes(raw: list[str]) -> list[str]:
@@ -556,7 +599,51 @@ def _clean_codes(raw: list[str]) -> list[str]:
 
 @bp.route("/saya")
 def mine():
-    return render("residents/mine.html", rows=_status_rows(receipts.codes()))
+    return render(
+        "residents/mine.html",
+        rows=_status_rows(receipts.codes()),
+        held=set(receipts.codes()),
+        rendered_at=models.utcnow(),
+    )
+
+
+@bp.route("/saya/<code>")
+def mine_private(code: str):
+    """The private page of a request sent from this phone (its link stays sealed in the session)."""
+    token = receipts.private_token(code) if receipts.holds(code) else None
+    if token is None:
+        return redirect(url_for("residents.track", code=code))
+    response = redirect(url_for("residents.private", token=token), 303)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/lacak/tautan", methods=["GET", "POST"])
+@limiter.limit(limits.configured("LINK_ADDRESS_LIMIT"), key_func=limits.address_key, methods=["POST"])
+@limiter.limit(limits.configured("LINK_CODE_LIMIT"), key_func=limits.code_key("kode"), methods=["POST"])
+def ask_link():
+    """A fresh private link, sent to the phone number on the request: for a resident on another phone.
+
+    The page never says whether code, NIK and number matched (so it tests no NIK), and never shows
+    the link: it goes only to the number the request holds.
+    """
+    if request.method == "GET":
+        form = LinkForm(formdata=None, kode=(request.args.get("kode") or "")[:20])
+        return _no_store(render("residents/ask_link.html", form=form))
+    form = LinkForm()
+    if not form.validate():
+        return _no_store(render("residents/ask_link.html", form=form, status=422))
+    req = _request_by_code(form.kode.data)
+    if req is not None and req.nik == form.nik.data and req.phone and req.phone == form.phone.data:
+        events.emit(events.PRIVATE_LINK_ASKED, request_id=req.id, village_id=req.village_id)
+        db.session.commit()
+    flash(
+        _(
+            "Bila kode, NIK dan nomor HP itu cocok dengan sebuah permohonan, link pribadi yang baru "
+            "kami kirim ke nomor HP tersebut lewat WhatsApp atau SMS dalam beberapa menit."
+        )
+    )
+    return redirect(url_for("residents.ask_link"), 303)
 
 
 @bp.route("/saya/status")
@@ -573,7 +660,7 @@ def mine_status():
         limits.code_missed(left)
         abort(429)
     limits.code_missed(missed)
-    response = render("residents/_mine_rows.html", rows=rows)
+    response = render("residents/_mine_rows.html", rows=rows, held=set(receipts.codes()))
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -612,17 +699,27 @@ def queue(slug: str):
     village = active_village_or_404(slug)
     rows = db.session.execute(
         select(ServiceRequest.tracking_code, ServiceRequest.status)
+        .join(Service, Service.id == ServiceRequest.service_id)
         .where(
             ServiceRequest.village_id == village.id,
             ServiceRequest.status.in_((states.SIAP_DIAMBIL, *QUEUE_WORKING)),
+            Service.kind == states.LETTER,  # the letters queue: complaints are nobody's to collect
+            village_desk(),
         )
         .order_by(ServiceRequest.submitted_at, ServiceRequest.id)
     ).all()
-    ready = [code for code, status in rows if status == states.SIAP_DIAMBIL][:QUEUE_SHOWN]
-    working = [code for code, status in rows if status in QUEUE_WORKING][:QUEUE_SHOWN]
+    all_ready = [code for code, status in rows if status == states.SIAP_DIAMBIL]
+    all_working = [code for code, status in rows if status in QUEUE_WORKING]
+    ready, working = all_ready[:QUEUE_SHOWN], all_working[:QUEUE_SHOWN]
     office, checkin_url = _office_screen(village)
     fingerprint = (
-        "|".join(ready) + "/" + "|".join(working) + "/" + _locale() + repr(office) + (checkin_url or "")
+        "|".join(ready)
+        + "/"
+        + "|".join(working)
+        + f"/{len(all_ready)}/{len(all_working)}/"
+        + _locale()
+        + repr(office)
+        + (checkin_url or "")
     )
     etag = "q" + hashlib.sha256(fingerprint.encode()).hexdigest()[:20]
     polling = _is_htmx()
@@ -634,6 +731,8 @@ def queue(slug: str):
         village=village,
         ready=ready,
         working=working,
+        more_ready=len(all_ready) - len(ready),
+        more_working=len(all_working) - len(working),
         etag=etag,
         office=office,
         checkin_url=checkin_url,

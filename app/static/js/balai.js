@@ -1,4 +1,11 @@
 // Registers the service worker; the rest of the pages work without this file.
+// Words for people with JavaScript ("this page updates itself") are shown only to them.
+document.addEventListener("DOMContentLoaded", function () {
+  Array.prototype.forEach.call(document.querySelectorAll("[data-js-only]"), function (el) { el.hidden = false; });
+});
+window.addEventListener("online", function () {
+  Array.prototype.forEach.call(document.querySelectorAll("[data-as-of]"), function (el) { el.hidden = true; });
+});
 if ("serviceWorker" in navigator) {
   window.addEventListener("load", function () {
     navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(function () {});
@@ -27,3 +34,30 @@ window.addEventListener("pageshow", function () {
   var el = document.querySelector("[autofocus][tabindex='-1']");
   if (el) setTimeout(function () { el.focus(); el.scrollIntoView({ block: "nearest" }); }, 0);
 });
+
+// A request kept offline (js/offline.js) that the service worker filed once the signal returned,
+// perhaps after the app was closed: said on whatever page is open, with its receipt.
+if ("serviceWorker" in navigator) {
+  navigator.serviceWorker.addEventListener("message", function (e) {
+    if (!e.data || e.data.type !== "drafts") return;
+    e.data.results.forEach(function (r) {
+      var box = document.getElementById("draft-note") || document.createElement("p");
+      box.id = "draft-note";
+      box.className = "flash";
+      box.setAttribute("role", "status");
+      box.textContent = r.ok ? "Permohonan yang tersimpan sudah terkirim. " : "Permohonan yang tersimpan belum bisa dikirim: ada isian yang perlu diperbaiki. ";
+      var a = document.createElement("a");
+      a.href = r.ok ? r.url : r.action;
+      a.textContent = r.ok ? "Lihat tanda terima" : "Buka formulirnya";
+      box.appendChild(a);
+      if (!box.parentNode) { var main = document.querySelector("main") || document.body; main.insertBefore(box, main.firstChild); }
+      var m = r.ok && /\/(?:tanda-terima|lacak)\/([^/?#]+)/.exec(r.url);
+      if (m) {  // "Permohonan saya" lists it from this phone's storage too (js/mine.js)
+        try {
+          var codes = JSON.parse(localStorage.getItem("balai.codes") || "[]").filter(function (c) { return c !== m[1]; });
+          localStorage.setItem("balai.codes", JSON.stringify([m[1]].concat(codes).slice(0, 20)));
+        } catch (err) { /* private mode: the server's session still lists it */ }
+      }
+    });
+  });
+}

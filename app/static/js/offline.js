@@ -33,12 +33,21 @@ var BalaiDrafts = (function () {
 
   // Post one draft; resolves to {ok, url} or {ok: false, status} (kept for the resident to fix),
   // rejects on a network failure (kept, tried again later).
-  function post(draft) {
+  function post(draft, token) {
     var body = new FormData();
-    draft.fields.forEach(function (f) { body.append(f[0], f[1]); });
+    draft.fields.forEach(function (f) { body.append(f[0], f[0] === "csrf_token" && token ? token : f[1]); });
     return fetch(draft.action, { method: "POST", body: body, credentials: "same-origin" }).then(function (r) {
       var done = r.ok && r.redirected && /\/(tanda-terima|lacak)\//.test(r.url);
+      if (r.status === 400 && !token) return freshToken(draft.action).then(function (t) { return t ? post(draft, t) : { ok: false, status: 400 }; });
       return done ? { ok: true, url: r.url } : { ok: false, status: r.status };
+    });
+  }
+  // The session the draft's form token belongs to may be gone by the time the signal returns:
+  // the form page itself gives a token for the session this phone has now.
+  function freshToken(action) {
+    return fetch(action, { credentials: "same-origin" }).then(function (r) { return r.text(); }).then(function (html) {
+      var m = /name="csrf_token"[^>]*value="([^"]+)"/.exec(html);
+      return m && m[1];
     });
   }
 
@@ -86,7 +95,7 @@ var BalaiDrafts = (function () {
 
 if (typeof document !== "undefined") (function () {
   "use strict";
-  var SAVED = "Tidak ada sinyal. Isian Anda disimpan di HP ini dan dikirim otomatis saat sinyal kembali. Tidak perlu mengisi ulang.";
+  var SAVED = "Tidak ada sinyal. Isian Anda disimpan di HP ini dan dikirim otomatis saat sinyal kembali, juga bila aplikasi ditutup dulu. Tidak perlu mengisi ulang.";
   var SENT = "Permohonan yang tersimpan sudah terkirim.";
   var FAILED = "Permohonan yang tersimpan belum bisa dikirim: ada isian yang perlu diperbaiki. Periksa lalu kirim lagi.";
   function draftable(form) {
@@ -95,16 +104,18 @@ if (typeof document !== "undefined") (function () {
   }
   var submitter = null;
 
-  function note(text, link) {
+  // The note goes where the resident is looking: right under the button they pressed.
+  function note(text, link, near) {
     var box = document.getElementById("draft-note");
     if (!box) {
       box = document.createElement("p");
       box.id = "draft-note";
       box.className = "flash";
       box.setAttribute("role", "status");
-      var main = document.querySelector("main") || document.body;
-      main.insertBefore(box, main.firstChild);
     }
+    var anchor = near && (near.closest(".actions") || near);
+    if (anchor) anchor.insertAdjacentElement("afterend", box);
+    else if (!box.parentNode) { var main = document.querySelector("main") || document.body; main.insertBefore(box, main.firstChild); }
     box.textContent = text + " ";
     if (link) {
       var a = document.createElement("a");
@@ -112,6 +123,7 @@ if (typeof document !== "undefined") (function () {
       a.textContent = "Lihat tanda terima";
       box.appendChild(a);
     }
+    if (anchor && box.scrollIntoView) box.scrollIntoView({ block: "nearest" });
   }
   function remember(url) {
     var m = /\/(?:tanda-terima|lacak)\/([^/?#]+)/.exec(url);
@@ -130,23 +142,34 @@ if (typeof document !== "undefined") (function () {
   function send() {
     BalaiDrafts.flush().then(reported, function () {});
   }
-  function save(form) {
+  function save(form, by) {
     var fields = [];
     var overrides = {};
     (form.getAttribute("data-offline-draft") || "step=send").split("&").forEach(function (pair) {
       var kv = pair.split("=");
       if (kv[0]) overrides[kv[0]] = decodeURIComponent(kv[1] || "");
     });
-    new FormData(form, submitter && submitter.form === form ? submitter : null).forEach(function (value, name) {
-      if (typeof value !== "string" && !value.size) return;
-      if (!(name in overrides)) fields.push([name, value]);
-    });
-    Object.keys(overrides).forEach(function (name) {
-      if (form.elements[name] || name === "step") fields.push([name, overrides[name]]);
-    });
-    var draft = { action: form.action, fields: fields, saved: Date.now() };
-    return BalaiDrafts.put(draft).then(function () {
-      note(SAVED);
+    var shrinking = window.BalaiUpload ? BalaiUpload.ready() : Promise.resolve();
+    return shrinking.then(function () {
+      new FormData(form).forEach(function (value, name) {
+        if (typeof value !== "string" && !value.size) return;
+        if (!(name in overrides)) fields.push([name, value]);
+      });
+      Object.keys(overrides).forEach(function (name) {
+        if (form.elements[name] || name === "step") fields.push([name, overrides[name]]);
+      });
+      // One draft per form: pressing again replaces it (the same idempotency key files it once).
+      return BalaiDrafts.all();
+    }).then(function (drafts) {
+      var key = form.elements.idempotency_key && form.elements.idempotency_key.value;
+      var same = drafts.filter(function (d) {
+        return key && d.fields.some(function (f) { return f[0] === "idempotency_key" && f[1] === key; });
+      })[0];
+      var draft = { action: form.action, fields: fields, saved: Date.now() };
+      if (same) draft.id = same.id;
+      return BalaiDrafts.put(draft);
+    }).then(function () {
+      note(SAVED, null, by || form.querySelector("button"));
       var sw = navigator.serviceWorker;
       if (sw) sw.ready.then(function (reg) { return reg.sync && reg.sync.register("balai-drafts"); }).catch(function () {});
     });
@@ -162,19 +185,13 @@ if (typeof document !== "undefined") (function () {
     if (navigator.onLine !== false) return forget(form.action);
     e.preventDefault();
     e.stopImmediatePropagation();
-    save(form);
+    save(form, e.submitter || (submitter && submitter.form === form ? submitter : null));
   }, true);
   // Online by the phone's account but no answer (one bar of signal): keep the form as a draft too.
-  document.addEventListener("htmx:sendError", function (e) {
-    var form = e.target.closest && e.target.closest("form");
-    if (draftable(form)) save(form);
+  document.addEventListener("balai:send-error", function (e) {
+    if (draftable(e.target)) save(e.target, e.detail && e.detail.submitter);
   });
   window.addEventListener("online", send);
-  if (navigator.serviceWorker) {
-    navigator.serviceWorker.addEventListener("message", function (e) {
-      if (e.data && e.data.type === "drafts") reported(e.data.results);
-    });
-  }
   function forget(action) {
     BalaiDrafts.all().then(function (drafts) {
       drafts.forEach(function (d) { if (d.failed && d.action === action) BalaiDrafts.remove(d.id); });
@@ -199,4 +216,20 @@ if (typeof document !== "undefined") (function () {
     if (failed.length) note(FAILED);
     if (drafts.length > failed.length && navigator.onLine !== false) send();
   }, function () {});
+  // Back to this page from the receipt, restored as it was (back/forward cache): the server's
+  // copy says that this form was already sent.
+  window.addEventListener("pageshow", function (e) {
+    var key = document.querySelector("input[name=idempotency_key]");
+    if (e.persisted && key && sessionStorage.getItem("balai.sent") === key.value) return location.reload();
+    // Back from the receipt: the browser would put the page where it was left, below the note.
+    var sent = document.querySelector(".sent-note");
+    if (sent) setTimeout(function () { sent.scrollIntoView({ block: "start" }); }, 0);
+  });
+  window.addEventListener("submit", function (e) {
+    var form = e.target;
+    var step = e.submitter && e.submitter.name === "step" ? e.submitter.value : "";
+    if (draftable(form) && step === "send") {
+      try { sessionStorage.setItem("balai.sent", form.elements.idempotency_key.value); } catch (err) { /* private mode */ }
+    }
+  });
 })();

@@ -55,14 +55,22 @@ function keepPage(request, response) {
   });
 }
 
+// A kept page shown without signal says so, with the time it was made: its <p data-as-of hidden>
+// (app/templates/_as_of.html) is shown.
 function fromCache(request) {
-  return caches.match(request, { ignoreVary: true }).then((hit) => hit || caches.match("/offline"));
+  return caches.match(request, { ignoreVary: true }).then((hit) => {
+    if (!hit) return caches.match("/offline");
+    if (!/text\/html/.test(hit.headers.get("Content-Type") || "")) return hit;
+    return hit.text().then((html) => new Response(html.replace(/data-as-of hidden/g, "data-as-of"), {
+      status: hit.status, statusText: hit.statusText, headers: hit.headers,
+    }));
+  });
 }
 
 function sendDrafts() {
   return BalaiDrafts.flush().then((results) => {
     if (!results.length) return;
-    const plain = results.map((r) => ({ ok: r.ok, url: r.url, status: r.status }));
+    const plain = results.map((r) => ({ ok: r.ok, url: r.url, status: r.status, action: r.draft.action }));
     return Promise.all([
       keepPage(new Request("/saya")).catch(() => undefined),
       self.clients.matchAll({ type: "window" }).then((list) =>
