@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import time
 import zlib
 
 import pytest
@@ -423,6 +424,14 @@ def test_without_signal_the_form_and_its_photos_stay_on_the_phone_and_are_filed_
     context = page.context
     page.close()
     context.set_offline(False)
+    # The signal comes back while no page is open: Background Sync files the draft then. Let it finish
+    # (the server has it, the worker has read the answer) before the app is opened again, so the page
+    # must learn what became of the draft from what the worker kept (on the old code it never did).
+    for _ in range(100):
+        if request_count():
+            break
+        time.sleep(0.1)
+    time.sleep(2)
     again = context.new_page()
     again.goto(live_server + "/")
     note = again.get_by_role("link", name="Lihat tanda terima")

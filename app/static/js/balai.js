@@ -60,4 +60,6 @@ if ("serviceWorker" in navigator) {
       }
     });
   });
+  // Filed while no page was open (the signal came back with the app closed): ask when this page loads.
+  if (navigator.serviceWorker.controller) navigator.serviceWorker.controller.postMessage({ type: "drafts?" });
 }

@@ -8,20 +8,27 @@ var BalaiDrafts = (function () {
   "use strict";
   var DB = "balai-offline";
   var STORE = "drafts";
+  // What happened to drafts the service worker filed, kept until a page of this app is there to say
+  // so: the signal may return (Background Sync) while no page is open.
+  var NEWS = "news";
 
   function open() {
     return new Promise(function (resolve, reject) {
-      var req = indexedDB.open(DB, 1);
-      req.onupgradeneeded = function () { req.result.createObjectStore(STORE, { keyPath: "id", autoIncrement: true }); };
+      var req = indexedDB.open(DB, 2);
+      req.onupgradeneeded = function () {
+        var names = req.result.objectStoreNames;
+        if (!names.contains(STORE)) req.result.createObjectStore(STORE, { keyPath: "id", autoIncrement: true });
+        if (!names.contains(NEWS)) req.result.createObjectStore(NEWS, { autoIncrement: true });
+      };
       req.onsuccess = function () { resolve(req.result); };
       req.onerror = function () { reject(req.error); };
     });
   }
-  function tx(mode, work) {
+  function tx(mode, work, store) {
     return open().then(function (db) {
       return new Promise(function (resolve, reject) {
-        var t = db.transaction(STORE, mode);
-        var result = work(t.objectStore(STORE));
+        var t = db.transaction(store || STORE, mode);
+        var result = work(t.objectStore(store || STORE));
         t.oncomplete = function () { db.close(); resolve(result && "result" in result ? result.result : result); };
         t.onerror = function () { db.close(); reject(t.error); };
       });
@@ -90,7 +97,19 @@ var BalaiDrafts = (function () {
       }, Promise.resolve()).then(function () { return results; });
     });
   }
-  return { all: all, put: put, remove: remove, flush: flush };
+  // News of filed drafts: kept by the service worker, taken (read and cleared in one transaction, so
+  // told once) by whichever page of the app is open first.
+  function keepNews(results) {
+    return tx("readwrite", function (s) { results.forEach(function (r) { s.add(r); }); }, NEWS);
+  }
+  function takeNews() {
+    return tx("readwrite", function (s) {
+      var got = s.getAll();
+      got.onsuccess = function () { s.clear(); };
+      return got;
+    }, NEWS);
+  }
+  return { all: all, put: put, remove: remove, flush: flush, keepNews: keepNews, takeNews: takeNews };
 })();
 
 if (typeof document !== "undefined") (function () {

@@ -67,18 +67,30 @@ function fromCache(request) {
   });
 }
 
+// What became of the drafts filed is kept (IndexedDB) until a page is there to tell: pages open now
+// hear it at once, a page opened later asks for it when it loads (js/balai.js).
 function sendDrafts() {
   return BalaiDrafts.flush().then((results) => {
     if (!results.length) return;
     const plain = results.map((r) => ({ ok: r.ok, url: r.url, status: r.status, action: r.draft.action }));
     return Promise.all([
       keepPage(new Request("/saya")).catch(() => undefined),
-      self.clients.matchAll({ type: "window" }).then((list) =>
-        list.forEach((client) => client.postMessage({ type: "drafts", results: plain }))
-      ),
+      BalaiDrafts.keepNews(plain).then(() => self.clients.matchAll({ type: "window" })).then((list) => {
+        if (!list.length) return;
+        return BalaiDrafts.takeNews().then((news) => {
+          if (news.length) list.forEach((client) => client.postMessage({ type: "drafts", results: news }));
+        });
+      }),
     ]);
   });
 }
+
+self.addEventListener("message", (event) => {
+  if (!event.data || event.data.type !== "drafts?" || !event.source) return;
+  event.waitUntil(BalaiDrafts.takeNews().then((news) => {
+    if (news.length) event.source.postMessage({ type: "drafts", results: news });
+  }));
+});
 
 self.addEventListener("sync", (event) => {
   if (event.tag === "balai-drafts") event.waitUntil(sendDrafts());
