@@ -149,16 +149,16 @@ def _press(phone: Phone, action: str, note: str | None = None) -> None:
         form.get_by_role("button").click()
 
 
-def _resize(phone: Phone, note) -> None:
-    """Drag the note box's corner down, as an official does to see more of what they type."""
-    note.scroll_into_view_if_needed()
-    box = note.bounding_box()
+def _resize(phone: Phone, textarea) -> None:
+    """Drag a text box's corner down, as people do to see more of what they type."""
+    textarea.scroll_into_view_if_needed()
+    box = textarea.bounding_box()
     corner = (box["x"] + box["width"] - 3, box["y"] + box["height"] - 3)
     phone.page.mouse.move(*corner)
     phone.page.mouse.down()
     phone.page.mouse.move(corner[0], corner[1] + 60, steps=4)
     phone.page.mouse.up()
-    assert note.bounding_box()["height"] > box["height"]
+    assert textarea.bounding_box()["height"] > box["height"]
 
 
 def test_every_htmx_action_on_officials_pages_breaks_no_content_security_rule(app, demo, web, phones):
@@ -256,8 +256,17 @@ def test_every_htmx_action_of_bumdes_managers_and_region_staff_breaks_no_content
     row = manager.page.locator("li.prow").first
     with manager.htmx("/ubah"):
         row.get_by_role("link", name="Ubah").click()
+    editing = manager.page.locator("li.prow.editing")
+    _resize(manager, editing.locator("textarea"))
+    name = editing.get_by_label("Nama produk")
+    kept = name.input_value()
+    name.fill("")
+    with manager.htmx("/ubah"):  # 422: the form comes back with its error, its fields under the same ids
+        editing.get_by_role("button", name="Simpan").click()
+    editing.locator(".field.invalid").first.wait_for()
+    name.fill(kept)
     with manager.htmx("/ubah"):
-        manager.page.locator("li.prow.editing").get_by_role("button", name="Simpan").click()
+        editing.get_by_role("button", name="Simpan").click()
     with manager.htmx("/ubah"):
         manager.page.locator("li.prow").first.get_by_role("link", name="Ubah").click()
     with manager.htmx(re.compile(r"/produk/\d+$")):
