@@ -228,7 +228,7 @@ def test_every_htmx_action_on_officials_pages_breaks_no_content_security_rule(ap
     operator.open("/notifikasi")
     with operator.htmx(re.compile("/notifikasi")):
         operator.page.get_by_role("button", name=re.compile("Tandai semua")).click()
-    # Pages without htmx controls, loaded as an official opens them (settings, attendance, TV).
+    # Pages without htmx controls, loaded as an official opens them (letter settings, attendance, counter, services).
     for path in ("/kantor/pengaturan-surat", "/kantor/kehadiran", "/kantor/loket", "/kantor/layanan"):
         operator.open(path)
     assert operator.close() == []
