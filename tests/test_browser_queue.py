@@ -81,3 +81,33 @@ def test_a_nik_typed_into_the_queue_search_stays_out_of_every_url(app, demo, liv
 
     leaked = [url for url in seen if NIK[:6] in url.replace("+", "").replace("%20", "")]
     assert leaked == []
+
+
+def test_leaving_the_search_box_for_the_next_page_goes_to_the_next_page(app, demo, live_server, page):
+    """Typing searches as the official types; tapping "Berikutnya" afterwards must not also fire a
+    page-1 search (the box's change on blur) that may land after page 2 and replace it."""
+    hanura = db.session.scalar(select(Village).where(Village.slug == "hanura"))
+    service = db.session.scalar(
+        select(Service).where(Service.village_id == hanura.id, Service.code == "domisili")
+    )
+    for n in range(30):
+        _request(hanura, service, f"Warga Pagination {n:02d}", f"18091045069{n:05d}")
+    page.goto(live_server + "/akun/masuk")
+    page.fill("[name=email]", "operator.hanura@balai.test")
+    page.fill("[name=password]", DEMO_PASSWORD)
+    with page.expect_navigation():
+        page.click("form button")
+    page.goto(live_server + "/kantor/")
+    with page.expect_response(_htmx_search):
+        page.fill("#q", "Pagination")
+    page.wait_for_timeout(300)
+    assert page.locator("#antrian a.row").count() == 25
+
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(r.method) if r.headers.get("hx-request") == "true" else None)
+    with page.expect_response(_htmx_search):
+        page.locator("#antrian").get_by_role("link", name="Berikutnya").click()
+    page.wait_for_timeout(1000)
+    assert sent == ["GET"], "one request: the next page, no search fired by leaving the box"
+    assert page.locator("#antrian a.row").count() == 5
+    assert page.locator("#antrian").get_by_role("link", name="Ke awal").is_visible()
