@@ -525,51 +525,46 @@ def _freshness(region: Region, today: date):
     """Where the figures come from, and which villages are stale (no push for 30 days) or missing."""
     in_region = region_prefix_filter(Village.region_code, region.code)
     stale_before = utcnow() - STALE_AFTER
+    # One pass over the region's villages (a province has thousands): a row per source, and one
+    # (source NULL) for the villages without a register, whose typed profiles count instead.
+    typed = VillageProfile.population.is_not(None)
     sources: dict[str, SourceRow] = {}
-    for source, count, residents, newest, oldest in db.session.execute(
+    on_balai = missing_count = stale_count = 0
+    for row in db.session.execute(
         select(
             PopulationSource.source,
-            func.count(),
-            func.sum(PopulationSource.residents),
-            func.max(PopulationSource.as_of),
-            func.min(PopulationSource.as_of),
-        )
-        .join(Village, Village.id == PopulationSource.village_id)
-        .where(in_region, Village.active.is_(True))
-        .group_by(PopulationSource.source)
-    ):
-        sources[source] = SourceRow(source, count, int(residents or 0), newest, oldest)
-    typed = db.session.execute(
-        select(
-            func.count(),
-            func.sum(VillageProfile.population),
-            func.max(VillageProfile.updated_at),
-            func.min(VillageProfile.updated_at),
-        )
-        .select_from(VillageProfile)
-        .join(Village, Village.id == VillageProfile.village_id)
-        .outerjoin(PopulationSource, PopulationSource.village_id == Village.id)
-        .where(
-            in_region,
-            Village.active.is_(True),
-            VillageProfile.population.is_not(None),
-            PopulationSource.village_id.is_(None),
-        )
-    ).one()
-    if typed[0]:
-        sources[SOURCE_TYPED] = SourceRow(
-            SOURCE_TYPED, typed[0], int(typed[1] or 0), _day(typed[2]), _day(typed[3])
-        )
-    on_balai, missing_count, stale_count = db.session.execute(
-        select(
-            func.count(),
-            func.count().filter(PopulationSource.village_id.is_(None)),
-            func.count().filter(PopulationSource.pushed_at < stale_before),
+            func.count().label("villages"),
+            func.sum(PopulationSource.residents).label("residents"),
+            func.max(PopulationSource.as_of).label("newest"),
+            func.min(PopulationSource.as_of).label("oldest"),
+            func.count().filter(PopulationSource.pushed_at < stale_before).label("stale"),
+            func.count().filter(typed).label("typed"),
+            func.sum(VillageProfile.population).filter(typed).label("typed_residents"),
+            func.max(VillageProfile.updated_at).filter(typed).label("typed_newest"),
+            func.min(VillageProfile.updated_at).filter(typed).label("typed_oldest"),
         )
         .select_from(Village)
         .outerjoin(PopulationSource, PopulationSource.village_id == Village.id)
+        .outerjoin(VillageProfile, VillageProfile.village_id == Village.id)
         .where(in_region, Village.active.is_(True))
-    ).one()
+        .group_by(PopulationSource.source)
+    ):
+        on_balai += row.villages
+        stale_count += row.stale
+        if row.source is not None:
+            sources[row.source] = SourceRow(
+                row.source, row.villages, int(row.residents or 0), row.newest, row.oldest
+            )
+            continue
+        missing_count = row.villages
+        if row.typed:
+            sources[SOURCE_TYPED] = SourceRow(
+                SOURCE_TYPED,
+                row.typed,
+                int(row.typed_residents or 0),
+                _day(row.typed_newest),
+                _day(row.typed_oldest),
+            )
     stale, missing = [], []
     if stale_count:
         stale = [
