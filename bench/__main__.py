@@ -144,6 +144,13 @@ def summary_rows() -> list[list]:
     if national:
         for label, t in national["timings"].items():
             rows.append(["national", label, f"p95 {t['p95_ms']} ms (median {t['median_ms']})", t["status"]])
+        data = national["data"]
+        if "living_residents" in data:
+            figure = (
+                f"{data['living_residents']:,} residents in {data['population_stats_rows']:,} aggregate rows, "
+                f"{data['population_published_rows']:,} published; every province in {data['publish_seconds']} s"
+            )
+            rows.append(["national", "population registers", figure, "-"])
         m = national["memory"]
         figure = (
             f"RSS {m['rss_after_warmup_mb']} -> {m['rss_after_load_mb']} MB after {m['requests']} requests"

@@ -565,14 +565,22 @@ def _freshness(region: Region, today: date):
                 _day(row.typed_newest),
                 _day(row.typed_oldest),
             )
+    # The lists read the region's villages first (materialised): walking the name index of all
+    # villages for the first 60 of a province without data read most of the country's.
+    here = (
+        select(Village.id, Village.region_code, Village.name)
+        .where(in_region, Village.active.is_(True))
+        .cte("here")
+        .prefix_with("MATERIALIZED", dialect="postgresql")
+    )
     stale, missing = [], []
     if stale_count:
         stale = [
             VillageRef(c, n, _day(when))
             for c, n, when in db.session.execute(
-                select(Village.region_code, Village.name, PopulationSource.pushed_at)
-                .join(PopulationSource, PopulationSource.village_id == Village.id)
-                .where(in_region, Village.active.is_(True), PopulationSource.pushed_at < stale_before)
+                select(here.c.region_code, here.c.name, PopulationSource.pushed_at)
+                .join(PopulationSource, PopulationSource.village_id == here.c.id)
+                .where(PopulationSource.pushed_at < stale_before)
                 .order_by(PopulationSource.pushed_at)
                 .limit(LIST_LIMIT)
             )
@@ -581,10 +589,10 @@ def _freshness(region: Region, today: date):
         missing = [
             VillageRef(c, n)
             for c, n in db.session.execute(
-                select(Village.region_code, Village.name)
-                .outerjoin(PopulationSource, PopulationSource.village_id == Village.id)
-                .where(in_region, Village.active.is_(True), PopulationSource.village_id.is_(None))
-                .order_by(Village.name)
+                select(here.c.region_code, here.c.name)
+                .outerjoin(PopulationSource, PopulationSource.village_id == here.c.id)
+                .where(PopulationSource.village_id.is_(None))
+                .order_by(here.c.name)
                 .limit(LIST_LIMIT)
             )
         ]
