@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import and_, func, insert, or_, select, tuple_, update
+from sqlalchemy import and_, func, insert, literal, or_, select, tuple_, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.access import region_prefix_filter
@@ -565,37 +565,10 @@ def _freshness(region: Region, today: date):
                 _day(row.typed_newest),
                 _day(row.typed_oldest),
             )
-    # The lists read the region's villages first (materialised): walking the name index of all
-    # villages for the first 60 of a province without data read most of the country's.
-    here = (
-        select(Village.id, Village.region_code, Village.name)
-        .where(in_region, Village.active.is_(True))
-        .cte("here")
-        .prefix_with("MATERIALIZED", dialect="postgresql")
-    )
     stale, missing = [], []
-    if stale_count:
-        stale = [
-            VillageRef(c, n, _day(when))
-            for c, n, when in db.session.execute(
-                select(here.c.region_code, here.c.name, PopulationSource.pushed_at)
-                .join(PopulationSource, PopulationSource.village_id == here.c.id)
-                .where(PopulationSource.pushed_at < stale_before)
-                .order_by(PopulationSource.pushed_at)
-                .limit(LIST_LIMIT)
-            )
-        ]
-    if missing_count:
-        missing = [
-            VillageRef(c, n)
-            for c, n in db.session.execute(
-                select(here.c.region_code, here.c.name)
-                .outerjoin(PopulationSource, PopulationSource.village_id == here.c.id)
-                .where(PopulationSource.village_id.is_(None))
-                .order_by(here.c.name)
-                .limit(LIST_LIMIT)
-            )
-        ]
+    if stale_count or missing_count:
+        for kind, code, name, when in db.session.execute(_lists(in_region, stale_before)):
+            (stale if kind == "stale" else missing).append(VillageRef(code, name, _day(when)))
     everywhere = (
         1
         if region.level == 4
@@ -610,6 +583,36 @@ def _freshness(region: Region, today: date):
         missing_count,
         max(everywhere - on_balai, 0),
     )
+
+
+def _lists(in_region, stale_before: datetime):
+    """The first stale villages (oldest push first) and missing ones (by name), in one statement.
+
+    The region's villages are read first and once (materialised): ordered by name alone, the planner
+    walked the name index of every village in the country looking for a province's first 60.
+    """
+    here = (
+        select(Village.region_code, Village.name, PopulationSource.pushed_at, PopulationSource.village_id)
+        .outerjoin(PopulationSource, PopulationSource.village_id == Village.id)
+        .where(in_region, Village.active.is_(True))
+        .cte("here")
+        .prefix_with("MATERIALIZED", dialect="postgresql")
+    )
+    stale = (
+        select(literal("stale").label("kind"), here.c.region_code, here.c.name, here.c.pushed_at)
+        .where(here.c.pushed_at < stale_before)
+        .order_by(here.c.pushed_at)
+        .limit(LIST_LIMIT)
+        .subquery()
+    )
+    missing = (
+        select(literal("missing").label("kind"), here.c.region_code, here.c.name, here.c.pushed_at)  # NULL
+        .where(here.c.village_id.is_(None))
+        .order_by(here.c.name)
+        .limit(LIST_LIMIT)
+        .subquery()
+    )
+    return union_all(select(stale), select(missing))
 
 
 def _villages_below(region: Region):
