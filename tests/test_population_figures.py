@@ -303,3 +303,12 @@ def test_sources_stale_and_missing_counts_agree_with_each_village_looked_at_alon
         select(func.count()).select_from(Region).where(Region.level == 4, Region.code.like("18.%"))
     )
     assert pv.not_on_balai == villages_in_18 - len(active)
+    # The region dashboard's summary: the same figures, sources and counts, nothing it does not show.
+    brief = population.view("18", date(2026, 12, 3), summary=True)
+    assert (brief.cells, brief.sources, brief.stale_count, brief.missing_count) == (
+        pv.cells,
+        pv.sources,
+        pv.stale_count,
+        pv.missing_count,
+    )
+    assert brief.children == [] and brief.stale == [] and brief.missing == [] and pv.children

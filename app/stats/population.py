@@ -472,8 +472,13 @@ def key_label(dimension: str, key: str) -> str:
 CHILD_DIMENSIONS = (("total", ""), ("households", ""), ("sex", "L"), ("sex", "P"), ("aid_all", ""))
 
 
-def view(code: str, today: date) -> PopulationView | None:
-    """Everything a region (or village) page shows about population, from the published rows."""
+def view(code: str, today: date, *, summary: bool = False) -> PopulationView | None:
+    """Everything a region (or village) page shows about population, from the published rows.
+
+    ``summary``: only what the region dashboard shows (the region's own figures, sources, how many
+    villages are stale or missing), without the regions below, the lists of villages and the count
+    of villages not on Balai, which only the population page and the API show.
+    """
     region = db.session.get(Region, code)
     if region is None:
         return None
@@ -485,7 +490,7 @@ def view(code: str, today: date) -> PopulationView | None:
     cells = {(d, k): Figure(n, mark) for d, k, n, mark in own}
     children: list[ChildRow] = []
     rows_read = len(own)
-    if region.level < 4:
+    if region.level < 4 and not summary:
         names = dict(
             db.session.execute(select(Region.code, Region.name).where(Region.parent_code == code)).all()
         )
@@ -500,7 +505,7 @@ def view(code: str, today: date) -> PopulationView | None:
             rows_read += 1
         children = [ChildRow(c, names.get(c, c), figs) for c, figs in by_child.items()]
         children.sort(key=lambda r: r.name)
-    sources, stale, stale_count, missing, missing_count, not_on_balai = _freshness(region, today)
+    sources, stale, stale_count, missing, missing_count, not_on_balai = _freshness(region, today, not summary)
     province_state = db.session.get(PublishState, code[:2])
     label = {1: N_("Kabupaten/kota"), 2: N_("Kecamatan"), 3: N_("Desa/kelurahan")}.get(region.level, "")
     return PopulationView(
@@ -521,8 +526,9 @@ def view(code: str, today: date) -> PopulationView | None:
     )
 
 
-def _freshness(region: Region, today: date):
-    """Where the figures come from, and which villages are stale (no push for 30 days) or missing."""
+def _freshness(region: Region, today: date, details: bool = True):
+    """Where the figures come from, and which villages are stale (no push for 30 days) or missing
+    (with ``details``: the first of them by name, and how many villages are not on Balai)."""
     in_region = region_prefix_filter(Village.region_code, region.code)
     stale_before = utcnow() - STALE_AFTER
     # One pass over the region's villages (a province has thousands): a row per source, and one
@@ -566,14 +572,15 @@ def _freshness(region: Region, today: date):
                 _day(row.typed_oldest),
             )
     stale, missing = [], []
-    if stale_count or missing_count:
+    if details and (stale_count or missing_count):
         for kind, code, name, when in db.session.execute(_lists(in_region, stale_before)):
             (stale if kind == "stale" else missing).append(VillageRef(code, name, _day(when)))
-    everywhere = (
-        1
-        if region.level == 4
-        else db.session.scalar(select(func.count()).select_from(_villages_below(region)))
-    )
+    if not details:
+        everywhere = 0
+    elif region.level == 4:
+        everywhere = 1
+    else:
+        everywhere = db.session.scalar(select(func.count()).select_from(_villages_below(region)))
     order = [SOURCE_OPENDK, SOURCE_IMPORT, SOURCE_TYPED]
     return (
         [sources[s] for s in order if s in sources],
