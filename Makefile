@@ -84,7 +84,7 @@ translations: install
 	$(BIN)/pybabel update --no-wrap -i app/translations/messages.pot -d app/translations -l en --no-fuzzy-matching
 	$(BIN)/pybabel compile -d app/translations -l en
 
-# NATIONAL_SCALE=1 builds the national bench at its full 50 million requests (an hour or more).
+# NATIONAL_SCALE=1 builds the national bench at its full 50 million requests and 10 million residents (an hour or more).
 NATIONAL_SCALE ?= 0.1
 bench: install
 	$(BIN)/python -m bench --national-scale $(NATIONAL_SCALE)

@@ -14,14 +14,15 @@ web workers' memory stays flat. Prints the figures and writes bench/results/nati
 
 The database is dropped and rebuilt (give a scratch one). The full size takes a while (and about
 30 GB of disk); ``--scale 0.1`` builds 5 million requests over the same 83,762 villages; ``--reuse``
-times again on what a previous run built. ``--residents`` is the hook for the population register
-(issue 16): its aggregate rows are built only where this code base has that register.
+times again on what a previous run built. ``--residents`` (10 million at the full size, scaled with
+``--scale``; 0 for none) gives the villages population registers (bench/population_data.py: set-based,
+the aggregates counted from the rows as the register counts them) and publishes every province, so
+the dashboards show population figures and the population pages and API are timed at every level.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import random
@@ -56,9 +57,7 @@ SERVICE_WEIGHTS = (18, 20, 14, 10, 6, 16, 6, 10)
 CHUNK = 2_000_000
 TARGET_P95_MS = 100
 WARMUP_ROUNDS = 3
-# The population register (issue 16) is built on another branch; its aggregate rows join this
-# bench once a module of that name exists here.
-POPULATION_MODULE = "app.models.population"
+LEVELS = {1: "province", 2: "kabupaten", 3: "kecamatan", 4: "village"}
 
 
 def database_url() -> str:
@@ -110,7 +109,7 @@ def build(app, requests: int, residents: int | None) -> dict:
     t = time.perf_counter()
     _restore(url, saved)
     facts["index_seconds"] = round(time.perf_counter() - t)
-    facts["residents"] = _residents(app, residents)
+    facts.update(_residents(app, url, residents or 0, facts["villages"]))
     with psycopg.connect(url, autocommit=True) as conn:
         log("VACUUM ANALYZE")
         conn.execute("VACUUM ANALYZE")  # what autovacuum does in production: statistics, visibility map
@@ -121,6 +120,7 @@ def build(app, requests: int, residents: int | None) -> dict:
             "stat_region_requests",
             "stat_region_services",
             "stat_region_completions",
+            "population_published",
         ):
             facts[f"{table}_rows"] = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
         facts["database_size"] = conn.execute(
@@ -160,6 +160,7 @@ def _villages(conn) -> None:
         (list(SERVICES),),
     )
     # Villages in a shuffled order (a permutation of their ids), so busy ones are all over the map.
+    conn.execute("DROP TABLE IF EXISTS bench_villages")  # left by a run that stopped half way
     conn.execute(
         """
         CREATE UNLOGGED TABLE bench_villages AS
@@ -256,20 +257,29 @@ WITH g AS (
            END AS status
     FROM s
 )
-INSERT INTO service_requests (id, village_id, service_id, tracking_code, status, version, nik, name,
+INSERT INTO service_requests (id, village_id, service_id, tracking_code, tracking_key, status, version,
+    nik, name,
     data, purpose, hide_name, idempotency_key, fix_token_hash, channel, notify, submitted_at,
     due_date, updated_at, finished_at)
 SELECT i, village_id,
        first_service + CASE WHEN spick < 18 THEN 0 WHEN spick < 38 THEN 1 WHEN spick < 52 THEN 2
                             WHEN spick < 62 THEN 3 WHEN spick < 68 THEN 4 WHEN spick < 84 THEN 5
                             WHEN spick < 90 THEN 6 ELSE 7 END,
-       'N' || lpad(i::text, 9, '0'), status, 1, nik_prefix || lpad((i %% 100000000)::text, 10, '0'),
+       'N' || lpad(i::text, 9, '0'), translate('N' || lpad(i::text, 9, '0'), %(fold_from)s, %(fold_to)s),
+       status, 1, nik_prefix || lpad((i %% 100000000)::text, 10, '0'),
        'Warga', '{}', '', false, i::text, md5(i::text), 'online', false, sub,
        (sub AT TIME ZONE 'Asia/Jakarta')::date + 3,
        CASE WHEN status IN ('selesai', 'ditolak') THEN fin ELSE sub END,
        CASE WHEN status IN ('selesai', 'ditolak') THEN fin END
 FROM t
 """
+
+
+def _fold() -> dict:
+    """app.domain.tracking.tracking_key as SQL translate() arguments."""
+    from app.domain.tracking import LOOKALIKES
+
+    return {"fold_from": "".join(LOOKALIKES), "fold_to": "".join(LOOKALIKES.values())}
 
 
 def _requests(url: str, total: int, villages: int) -> None:
@@ -291,7 +301,7 @@ def _requests(url: str, total: int, villages: int) -> None:
             conn.execute("SET synchronous_commit = off")
             conn.execute(
                 REQUESTS_SQL,
-                {"start": start, "step": step, "villages": villages, "lo": lo, "hi": hi},
+                {"start": start, "step": step, "villages": villages, "lo": lo, "hi": hi, **_fold()},
             )
         with lock:
             done[0] += hi - lo + 1
@@ -372,19 +382,30 @@ def _rollups(conn) -> None:
     )
 
 
-def _residents(app, residents: int | None) -> str:
-    """The hook for issue 16's population register: its aggregate rows, once this code base has it."""
+def _residents(app, url: str, residents: int, villages: int) -> dict:
+    """Population registers of ``residents`` people over every village, then every province published."""
+    import psycopg
+    from sqlalchemy import select
+
+    from app.extensions import db
+    from app.models import Village
+    from bench import population_data
+
     if not residents:
-        return "not asked for (--residents 0)"
-    try:
-        module = importlib.import_module(POPULATION_MODULE)
-    except ModuleNotFoundError:
-        return f"skipped: no population register here yet ({POPULATION_MODULE}, issue 16)"
-    builder = getattr(module, "bench_build_aggregates", None)
-    if builder is None:
-        return f"skipped: {POPULATION_MODULE} has no bench_build_aggregates(count) yet"
+        return {"residents": "not asked for (--residents 0)"}
+    t = time.perf_counter()
+    log(f"population registers: {residents:,} residents over {villages:,} villages")
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SET maintenance_work_mem = '512MB'")
+        facts = population_data.build(conn, None, residents / villages)
+    facts["population_build_seconds"] = round(time.perf_counter() - t)
+    log(f"population registers built: {facts}")
     with app.app_context():
-        return str(builder(residents))
+        facts["population_checked_villages"] = population_data.check()
+        provinces = sorted({code[:2] for code in db.session.scalars(select(Village.region_code))})
+        facts["publish_seconds"] = round(population_data.publish(provinces))
+    log(f"{len(provinces)} provinces published in {facts['publish_seconds']} s")
+    return facts
 
 
 # --- measuring ----------------------------------------------------------------------------------
@@ -409,20 +430,26 @@ def targets(app, rnd: random.Random, per_level: int) -> dict[str, list[str]]:
         codes = by_level[level]
         return sorted(rnd.sample(codes, min(per_level, len(codes))))
 
+    drawn = {1: sorted(by_level[1]), 2: some(2), 3: some(3), 4: some(4)}
     words = []
     for name in rnd.sample(names, per_level):
         word = name.split()[0]
         cut = rnd.randint(3, max(3, min(len(word), 8)))
         words.append(word[:cut].lower())
-    return {
+    groups = {
         "national list": ["/wilayah/"],
-        "province": [f"/wilayah/{c}" for c in sorted(by_level[1])],
-        "province, all time": [f"/wilayah/{c}?periode=semua" for c in sorted(by_level[1])],
-        "kabupaten": [f"/wilayah/{c}" for c in some(2)],
-        "kecamatan": [f"/wilayah/{c}" for c in some(3)],
-        "village": [f"/wilayah/{c}" for c in some(4)],
+        "province": [f"/wilayah/{c}" for c in drawn[1]],
+        "province, all time": [f"/wilayah/{c}?periode=semua" for c in drawn[1]],
+        "kabupaten": [f"/wilayah/{c}" for c in drawn[2]],
+        "kecamatan": [f"/wilayah/{c}" for c in drawn[3]],
+        "village": [f"/wilayah/{c}" for c in drawn[4]],
         "village search": ["/", *(f"/?q={urllib.parse.quote(w)}" for w in words)],
     }
+    # The population page and its API for the same regions as the dashboards.
+    for suffix, url in ((" penduduk", "/wilayah/{}/penduduk"), (" population API", "/api/v1/population/{}")):
+        for level, label in LEVELS.items():
+            groups[label + suffix] = [url.format(c) for c in drawn[level]]
+    return groups
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -462,7 +489,7 @@ def time_pages(app, groups: dict[str, list[str]], repeats: int = 3) -> dict:
             "status": "ok" if percentile(again, 95) < TARGET_P95_MS else f"over {TARGET_P95_MS} ms",
         }
         log(
-            f"{label:20} {len(urls):4} pages  median {out[label]['median_ms']:7.1f} ms  "
+            f"{label:26} {len(urls):4} pages  median {out[label]['median_ms']:7.1f} ms  "
             f"p95 {out[label]['p95_ms']:7.1f} ms (first visit {out[label]['first_p95_ms']:7.1f})  "
             f"max {out[label]['max_ms']:7.1f} ms  {slowest[0]}"
         )
@@ -577,7 +604,7 @@ def main(argv: list[str] | None = None) -> int:
         "--residents",
         type=int,
         default=FULL_RESIDENTS,
-        help="residents' aggregate rows (needs the population register of issue 16; 0: none)",
+        help="residents in the population registers at the full size (scaled with --scale; 0: none)",
     )
     parser.add_argument("--per-level", type=int, default=100, help="regions timed per level")
     parser.add_argument("--load-rounds", type=int, default=20)
@@ -611,7 +638,7 @@ def main(argv: list[str] | None = None) -> int:
     path = write_result("national", result)
     print(f"\n{machine()}")
     for label, t in timings.items():
-        print(f"  {label:20} p95 {t['p95_ms']:6.1f} ms (first visit {t['first_p95_ms']:6.1f})  {t['status']}")
+        print(f"  {label:26} p95 {t['p95_ms']:6.1f} ms (first visit {t['first_p95_ms']:6.1f})  {t['status']}")
     print(
         f"  web workers' RSS {memory['rss_after_warmup_mb']} MB after warm-up, "
         f"{memory['rss_after_load_mb']} MB after {memory['requests']} requests"

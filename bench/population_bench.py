@@ -1,8 +1,8 @@
 """How fast are population figures with a whole province's registers in Balai?
 
 Builds, on PostgreSQL, the 2,651 villages of Lampung (every village of province 18) with a register
-of about 3,000 residents each (8 million rows, bulk COPY) and their aggregates, a few villages stale,
-typed-only or without data; publishes the province (sums up the tree and applies small-cell
+of about 3,000 residents each (8 million rows) and their aggregates, a few villages stale, typed-only
+or without data (bench/population_data.py, set-based SQL, shared with bench/national.py); publishes the province (sums up the tree and applies small-cell
 suppression). Then times:
 
 - the region pages (/wilayah/<code>, /wilayah/<code>/penduduk, /api/v1/population/<code>) at each
@@ -29,9 +29,10 @@ import statistics
 import sys
 import time
 import zipfile
-from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+
+import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -42,16 +43,15 @@ from sqlalchemy import func, select, text  # noqa: E402
 from app import create_app  # noqa: E402
 from app.config import TestConfig  # noqa: E402
 from app.domain import opensid  # noqa: E402
-from app.domain.opensid import ResidentRecord  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.models import Region, Village  # noqa: E402
-from app.population import register  # noqa: E402
+from app.models.population import PublishedStat  # noqa: E402
+from bench import population_data  # noqa: E402  (registers built with set-based SQL)
 from bench.dashboard_bench import _copy  # noqa: E402  (the same bulk COPY)
 
 RESIDENTS = int(os.environ.get("BENCH_RESIDENTS", 3000))  # average per village
 RUNS = int(os.environ.get("BENCH_RUNS", 21))
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/4")
-AS_OF = date(2026, 12, 1)
 
 
 class BenchConfig(TestConfig):
@@ -61,38 +61,7 @@ class BenchConfig(TestConfig):
     REDIS_URL = None
 
 
-def _pool(rnd: random.Random, size: int) -> list[ResidentRecord]:
-    """Plausible residents to draw villages from (OpenSID's codes, weighted as villages are)."""
-    occupations = [9, 9, 9, 2, 2, 3, 3, 1, 1, 88, 88, 19, 20, 84, 15, 5, 65, 11, 89]
-    out = []
-    for i in range(size):
-        born = date(1930, 1, 1) + timedelta(days=rnd.randrange(0, 35000))
-        out.append(
-            ResidentRecord(
-                nik=None,
-                kk=None,
-                name=f"WARGA {i}",
-                sex=rnd.choice((1, 2)),
-                birth_place=rnd.choice(("PESAWARAN", "LAMPUNG BARAT", "METRO", "BANDAR LAMPUNG")),
-                birth_date=born,
-                religion=rnd.choices((1, 2, 3, 4, 5), (88, 5, 3, 3, 1))[0],
-                education=rnd.randint(1, 10),
-                occupation=rnd.choice(occupations),
-                marital=rnd.choices((1, 2, 3, 4), (45, 45, 4, 6))[0],
-                relation=rnd.choice((1, 3, 4, 4, 4)),
-                citizenship=1,
-                dusun=f"Dusun {rnd.randint(1, 6)}",
-                rw=f"{rnd.randint(1, 5):03d}",
-                rt=f"{rnd.randint(1, 9):03d}",
-                address="Jl. Desa",
-                status=rnd.choices((1, 2, 3), (95, 3, 2))[0],
-            )
-        )
-    return out
-
-
 def build(app) -> dict:
-    rnd = random.Random(2651)
     started = time.perf_counter()
     with app.app_context():
         db.drop_all()
@@ -126,106 +95,27 @@ def build(app) -> dict:
                 for c in codes
             ),
         )
-        villages = db.session.execute(select(Village.id, Village.region_code).order_by(Village.id)).all()
-        pool = _pool(rnd, 20_000)
-        # Most villages push from OpenSID; some are stale, some only typed figures, some nothing yet.
-        kinds = {
-            vid: rnd.choices(("opendk", "stale", "import", "typed", "none"), (80, 8, 5, 5, 2))[0]
-            for vid, _ in villages
-        }
-        stats_rows, sources, profiles = [], [], []
-        residents_columns = (
-            "village_id", "nik", "kk", "name", "sex", "birth_place", "birth_date", "religion", "education",
-            "occupation", "marital", "relation", "citizenship", "dusun", "rw", "rt", "address", "status",
-            "external_id", "source",
-        )  # fmt: skip
-
-        def residents():
-            for n, (vid, _code) in enumerate(villages):
-                kind = kinds[vid]
-                size = max(300, int(rnd.gauss(RESIDENTS, RESIDENTS * 0.3)))
-                if kind == "typed":
-                    profiles.append((vid, size, size // 4, size // 2, size - size // 2))
-                    continue
-                if kind == "none":
-                    continue
-                start = rnd.randrange(len(pool))
-                chosen = [pool[(start + i) % len(pool)] for i in range(size)]
-                stats: Counter = Counter()
-                households = set()
-                for i, r in enumerate(chosen):
-                    nik = f"18{n:05d}{i:09d}"
-                    kk = f"18{n:05d}{i // 4:09d}"
-                    if r.status == 1:
-                        sex = register.SEX_KEYS.get(r.sex, "")
-                        stats["total", ""] += 1
-                        stats["sex", sex] += 1
-                        stats["age", opensid.age_band(r.birth_date, AS_OF) + sex] += 1
-                        for dimension in register.PARTITIONS:
-                            value = getattr(r, dimension)
-                            stats[dimension, "" if value is None else str(value)] += 1
-                        households.add(kk)
-                    yield (
-                        vid, nik, kk, r.name, r.sex, r.birth_place, r.birth_date, r.religion, r.education,
-                        r.occupation, r.marital, r.relation, r.citizenship, r.dusun, r.rw, r.rt, r.address,
-                        r.status, str(i + 1), "import" if kind == "import" else "opendk",
-                    )  # fmt: skip
-                stats["households", ""] = len(households)
-                stats_rows.extend((vid, d, k, v) for (d, k), v in stats.items())
-                pushed = now - timedelta(days=40 if kind == "stale" else rnd.randrange(0, 7))
-                sources.append(
-                    (
-                        vid,
-                        "import" if kind == "import" else "opendk",
-                        AS_OF,
-                        pushed,
-                        stats["total", ""],
-                        len(households),
-                        "",
-                    )
-                )
-
-        n_residents = _copy("residents", residents_columns, residents())
-        _copy("population_stats", ("village_id", "dimension", "key", "n"), stats_rows)
-        _copy(
-            "population_sources",
-            ("village_id", "source", "as_of", "pushed_at", "residents", "households", "content_digest"),
-            sources,
-        )
-        _copy(
-            "village_profiles",
-            (
-                "village_id",
-                "population",
-                "households",
-                "male",
-                "female",
-                "description",
-                "potential",
-                "officials",
-                "updated_at",
-            ),
-            ((vid, p, h, m, f, "", "", "[]", now) for vid, p, h, m, f in profiles),
-        )
         db.session.commit()
+        # Most villages push from OpenSID; some are stale, some only typed figures, some nothing yet.
+        with psycopg.connect(
+            BenchConfig.SQLALCHEMY_DATABASE_URI.replace("+psycopg", ""), autocommit=True
+        ) as conn:
+            facts = population_data.build(conn, "18", RESIDENTS, minimum=RESIDENTS // 10)
+        checked = population_data.check()
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("VACUUM ANALYZE"))
         built = time.perf_counter() - started
-        from app.stats import population
-
-        t = time.perf_counter()
-        summary = population.publish("18")
-        publish_seconds = time.perf_counter() - t
+        publish_seconds = population_data.publish(["18"])
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("VACUUM ANALYZE population_published"))
+        published = db.session.scalar(select(func.count()).select_from(PublishedStat))
     return {
-        "villages": len(villages),
-        "residents_rows": n_residents,
-        "population_stats_rows": len(stats_rows),
-        "villages_by_kind": dict(Counter(kinds.values())),
+        "villages": len(codes),
+        **facts,
+        "checked_villages": checked,
         "build_seconds": round(built, 1),
         "first_publish_seconds": round(publish_seconds, 1),
-        "published_cells": summary["cells"],
+        "published_cells": published,
     }
 
 

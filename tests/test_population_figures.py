@@ -11,12 +11,12 @@ from datetime import date, timedelta
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select
 
 from app.domain.opensid import ResidentRecord
 from app.domain.suppression import COMPLEMENT, SHOWN, SMALL, exposed, shown, suppress
 from app.extensions import db
-from app.models import Village, utcnow
+from app.models import Region, Village, utcnow
 from app.models.population import PopulationSource, PublishedStat
 from app.models.profile import VillageProfile
 from app.population import register
@@ -259,3 +259,56 @@ def test_the_population_page_fits_a_360_px_phone_and_needs_no_javascript(live_se
         assert widths["width"] <= 360
     finally:
         context.close()
+
+
+def test_sources_stale_and_missing_counts_agree_with_each_village_looked_at_alone(client, hanura):
+    """The region's freshness (one pass over its villages) against every village counted one by one."""
+    trimulyo = _village("trimulyo")
+    register.replace(trimulyo, _records({9: 6, 1: 2}, "0911"), source="import", as_of=date(2026, 11, 2))
+    db.session.get(PopulationSource, hanura.id).pushed_at = utcnow() - timedelta(days=40)
+    others = db.session.scalars(
+        select(Village).where(Village.region_code.like("18.%"), Village.id.not_in([hanura.id, trimulyo.id]))
+    ).all()
+    register.replace(others[0], _records({9: 7}, "0912"), source="opendk", as_of=date(2026, 12, 1))
+    others[0].active = False  # a village that left Balai counts nowhere, whatever it has
+    db.session.commit()
+
+    pv = population.view("18", date(2026, 12, 3))
+    stale_before = utcnow() - population.STALE_AFTER
+    sources = {s.village_id: s for s in db.session.scalars(select(PopulationSource))}
+    profiles = {p.village_id: p for p in db.session.scalars(select(VillageProfile))}
+    active = db.session.scalars(select(Village).where(Village.region_code.like("18.%"), Village.active)).all()
+    expected: dict = {}
+    for village in active:
+        source, profile = sources.get(village.id), profiles.get(village.id)
+        if source is not None:
+            key, residents, day = source.source, source.residents, source.as_of
+        elif profile is not None and profile.population is not None:
+            key, residents, day = "typed", profile.population, profile.updated_at.date()
+        else:
+            continue
+        n, total, days = expected.get(key, (0, 0, []))
+        expected[key] = (n + 1, total + residents, [*days, day])
+    assert {(s.source, s.villages, s.residents, s.newest, s.oldest) for s in pv.sources} == {
+        (key, n, total, max(days), min(days)) for key, (n, total, days) in expected.items()
+    }
+    assert {"opendk", "import", "typed"} <= {s.source for s in pv.sources}
+    assert pv.stale_count == sum(
+        1 for v in active if v.id in sources and sources[v.id].pushed_at < stale_before
+    )
+    assert pv.stale_count >= 1 and [r.name for r in pv.stale] == ["Hanura"]
+    assert pv.missing_count == sum(1 for v in active if v.id not in sources)
+    assert {r.code for r in pv.missing} == {v.region_code for v in active if v.id not in sources}
+    villages_in_18 = db.session.scalar(
+        select(func.count()).select_from(Region).where(Region.level == 4, Region.code.like("18.%"))
+    )
+    assert pv.not_on_balai == villages_in_18 - len(active)
+    # The region dashboard's summary: the same figures, sources and counts, nothing it does not show.
+    brief = population.view("18", date(2026, 12, 3), summary=True)
+    assert (brief.cells, brief.sources, brief.stale_count, brief.missing_count) == (
+        pv.cells,
+        pv.sources,
+        pv.stale_count,
+        pv.missing_count,
+    )
+    assert brief.children == [] and brief.stale == [] and brief.missing == [] and pv.children

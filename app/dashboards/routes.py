@@ -245,7 +245,7 @@ def region(code: str):
     return render(
         "dashboards/region.html",
         fragment="dashboards/_region_table.html",
-        pv=population.view(code, local_today()),
+        pv=population.view(code, local_today(), summary=True),
         source_labels=translated(population.SOURCE_LABELS),
         board=board,
         rows=rows,

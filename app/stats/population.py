@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import and_, func, insert, or_, select, tuple_, update
+from sqlalchemy import and_, func, insert, literal, or_, select, tuple_, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.access import region_prefix_filter
@@ -472,8 +472,13 @@ def key_label(dimension: str, key: str) -> str:
 CHILD_DIMENSIONS = (("total", ""), ("households", ""), ("sex", "L"), ("sex", "P"), ("aid_all", ""))
 
 
-def view(code: str, today: date) -> PopulationView | None:
-    """Everything a region (or village) page shows about population, from the published rows."""
+def view(code: str, today: date, *, summary: bool = False) -> PopulationView | None:
+    """Everything a region (or village) page shows about population, from the published rows.
+
+    ``summary``: only what the region dashboard shows (the region's own figures, sources, how many
+    villages are stale or missing), without the regions below, the lists of villages and the count
+    of villages not on Balai, which only the population page and the API show.
+    """
     region = db.session.get(Region, code)
     if region is None:
         return None
@@ -485,7 +490,7 @@ def view(code: str, today: date) -> PopulationView | None:
     cells = {(d, k): Figure(n, mark) for d, k, n, mark in own}
     children: list[ChildRow] = []
     rows_read = len(own)
-    if region.level < 4:
+    if region.level < 4 and not summary:
         names = dict(
             db.session.execute(select(Region.code, Region.name).where(Region.parent_code == code)).all()
         )
@@ -500,7 +505,7 @@ def view(code: str, today: date) -> PopulationView | None:
             rows_read += 1
         children = [ChildRow(c, names.get(c, c), figs) for c, figs in by_child.items()]
         children.sort(key=lambda r: r.name)
-    sources, stale, stale_count, missing, missing_count, not_on_balai = _freshness(region, today)
+    sources, stale, stale_count, missing, missing_count, not_on_balai = _freshness(region, today, not summary)
     province_state = db.session.get(PublishState, code[:2])
     label = {1: N_("Kabupaten/kota"), 2: N_("Kecamatan"), 3: N_("Desa/kelurahan")}.get(region.level, "")
     return PopulationView(
@@ -521,83 +526,61 @@ def view(code: str, today: date) -> PopulationView | None:
     )
 
 
-def _freshness(region: Region, today: date):
-    """Where the figures come from, and which villages are stale (no push for 30 days) or missing."""
+def _freshness(region: Region, today: date, details: bool = True):
+    """Where the figures come from, and which villages are stale (no push for 30 days) or missing
+    (with ``details``: the first of them by name, and how many villages are not on Balai)."""
     in_region = region_prefix_filter(Village.region_code, region.code)
     stale_before = utcnow() - STALE_AFTER
+    # One pass over the region's villages (a province has thousands): a row per source, and one
+    # (source NULL) for the villages without a register, whose typed profiles count instead.
+    typed = VillageProfile.population.is_not(None)
     sources: dict[str, SourceRow] = {}
-    for source, count, residents, newest, oldest in db.session.execute(
+    on_balai = missing_count = stale_count = 0
+    for row in db.session.execute(
         select(
             PopulationSource.source,
-            func.count(),
-            func.sum(PopulationSource.residents),
-            func.max(PopulationSource.as_of),
-            func.min(PopulationSource.as_of),
-        )
-        .join(Village, Village.id == PopulationSource.village_id)
-        .where(in_region, Village.active.is_(True))
-        .group_by(PopulationSource.source)
-    ):
-        sources[source] = SourceRow(source, count, int(residents or 0), newest, oldest)
-    typed = db.session.execute(
-        select(
-            func.count(),
-            func.sum(VillageProfile.population),
-            func.max(VillageProfile.updated_at),
-            func.min(VillageProfile.updated_at),
-        )
-        .select_from(VillageProfile)
-        .join(Village, Village.id == VillageProfile.village_id)
-        .outerjoin(PopulationSource, PopulationSource.village_id == Village.id)
-        .where(
-            in_region,
-            Village.active.is_(True),
-            VillageProfile.population.is_not(None),
-            PopulationSource.village_id.is_(None),
-        )
-    ).one()
-    if typed[0]:
-        sources[SOURCE_TYPED] = SourceRow(
-            SOURCE_TYPED, typed[0], int(typed[1] or 0), _day(typed[2]), _day(typed[3])
-        )
-    on_balai, missing_count, stale_count = db.session.execute(
-        select(
-            func.count(),
-            func.count().filter(PopulationSource.village_id.is_(None)),
-            func.count().filter(PopulationSource.pushed_at < stale_before),
+            func.count().label("villages"),
+            func.sum(PopulationSource.residents).label("residents"),
+            func.max(PopulationSource.as_of).label("newest"),
+            func.min(PopulationSource.as_of).label("oldest"),
+            func.count().filter(PopulationSource.pushed_at < stale_before).label("stale"),
+            func.count().filter(typed).label("typed"),
+            func.sum(VillageProfile.population).filter(typed).label("typed_residents"),
+            func.max(VillageProfile.updated_at).filter(typed).label("typed_newest"),
+            func.min(VillageProfile.updated_at).filter(typed).label("typed_oldest"),
         )
         .select_from(Village)
         .outerjoin(PopulationSource, PopulationSource.village_id == Village.id)
+        .outerjoin(VillageProfile, VillageProfile.village_id == Village.id)
         .where(in_region, Village.active.is_(True))
-    ).one()
+        .group_by(PopulationSource.source)
+    ):
+        on_balai += row.villages
+        stale_count += row.stale
+        if row.source is not None:
+            sources[row.source] = SourceRow(
+                row.source, row.villages, int(row.residents or 0), row.newest, row.oldest
+            )
+            continue
+        missing_count = row.villages
+        if row.typed:
+            sources[SOURCE_TYPED] = SourceRow(
+                SOURCE_TYPED,
+                row.typed,
+                int(row.typed_residents or 0),
+                _day(row.typed_newest),
+                _day(row.typed_oldest),
+            )
     stale, missing = [], []
-    if stale_count:
-        stale = [
-            VillageRef(c, n, _day(when))
-            for c, n, when in db.session.execute(
-                select(Village.region_code, Village.name, PopulationSource.pushed_at)
-                .join(PopulationSource, PopulationSource.village_id == Village.id)
-                .where(in_region, Village.active.is_(True), PopulationSource.pushed_at < stale_before)
-                .order_by(PopulationSource.pushed_at)
-                .limit(LIST_LIMIT)
-            )
-        ]
-    if missing_count:
-        missing = [
-            VillageRef(c, n)
-            for c, n in db.session.execute(
-                select(Village.region_code, Village.name)
-                .outerjoin(PopulationSource, PopulationSource.village_id == Village.id)
-                .where(in_region, Village.active.is_(True), PopulationSource.village_id.is_(None))
-                .order_by(Village.name)
-                .limit(LIST_LIMIT)
-            )
-        ]
-    everywhere = (
-        1
-        if region.level == 4
-        else db.session.scalar(select(func.count()).select_from(_villages_below(region)))
-    )
+    if details and (stale_count or missing_count):
+        for kind, code, name, when in db.session.execute(_lists(in_region, stale_before)):
+            (stale if kind == "stale" else missing).append(VillageRef(code, name, _day(when)))
+    if not details:
+        everywhere = 0
+    elif region.level == 4:
+        everywhere = 1
+    else:
+        everywhere = db.session.scalar(select(func.count()).select_from(_villages_below(region)))
     order = [SOURCE_OPENDK, SOURCE_IMPORT, SOURCE_TYPED]
     return (
         [sources[s] for s in order if s in sources],
@@ -607,6 +590,36 @@ def _freshness(region: Region, today: date):
         missing_count,
         max(everywhere - on_balai, 0),
     )
+
+
+def _lists(in_region, stale_before: datetime):
+    """The first stale villages (oldest push first) and missing ones (by name), in one statement.
+
+    The region's villages are read first and once (materialised): ordered by name alone, the planner
+    walked the name index of every village in the country looking for a province's first 60.
+    """
+    here = (
+        select(Village.region_code, Village.name, PopulationSource.pushed_at, PopulationSource.village_id)
+        .outerjoin(PopulationSource, PopulationSource.village_id == Village.id)
+        .where(in_region, Village.active.is_(True))
+        .cte("here")
+        .prefix_with("MATERIALIZED", dialect="postgresql")
+    )
+    stale = (
+        select(literal("stale").label("kind"), here.c.region_code, here.c.name, here.c.pushed_at)
+        .where(here.c.pushed_at < stale_before)
+        .order_by(here.c.pushed_at)
+        .limit(LIST_LIMIT)
+        .subquery()
+    )
+    missing = (
+        select(literal("missing").label("kind"), here.c.region_code, here.c.name, here.c.pushed_at)  # NULL
+        .where(here.c.village_id.is_(None))
+        .order_by(here.c.name)
+        .limit(LIST_LIMIT)
+        .subquery()
+    )
+    return union_all(select(stale), select(missing))
 
 
 def _villages_below(region: Region):
