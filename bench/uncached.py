@@ -1,0 +1,289 @@
+"""Pages without the page cache, in-process, as ratios to a bare Flask page timed in the same run.
+
+Builds the demo (regions, seed-demo) in a scratch database, turns the page cache off
+(``PAGE_CACHE_SECONDS=0``) and times each page ``--runs`` times with Flask's test client, next to
+a minimal Flask app rendering a small cached Jinja template in the same process. Counts the SQL
+statements each page sends (SQLAlchemy's ``before_cursor_execute``). The officials' queue is timed
+in a second database holding a village with ``--queue-rows`` requests (bench/queue_bench.py's fill).
+Prints page | ms | x bare | SQL | target and writes bench/results/uncached.json. Medians, so a
+neighbour's burst on a shared machine moves a figure less.
+
+    .venv/bin/python -m bench.uncached [--runs 300] [--queue-rows 100000] [--sqlite]
+
+PostgreSQL databases ``BENCH_PG_URL`` (default balai_uncached) and ``<it>_queue`` are dropped and
+rebuilt; Redis (BENCH_REDIS_URL) is used as production uses it, when it answers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import re
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("BALAI_INSTANCE", tempfile.mkdtemp(prefix="balai-bench-"))
+
+from flask import Flask, render_template  # noqa: E402
+from jinja2 import DictLoader  # noqa: E402
+from sqlalchemy import event, select  # noqa: E402
+from sqlalchemy.engine import Engine  # noqa: E402
+
+from bench.support import (  # noqa: E402
+    DEMO_PASSWORD,
+    NIK,
+    PHONE,
+    postgres_reachable,
+    redis_reachable,
+    table,
+    write_result,
+)
+
+PG_URL = os.environ.get("BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/balai_uncached")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/7")
+# (ratio to bare Flask, SQL statements) per kind of page; None: no limit.
+TARGETS = {
+    "resident": (6, 4),
+    "form": (8, 4),
+    "healthz": (1.5, None),
+    "queue": (15, None),
+    "region": (6, None),
+}
+BARE_TEMPLATE = """<!doctype html><html lang="id"><head><title>{{ title }}</title></head>
+<body><h1>{{ title }}</h1><ul>{% for item in items %}<li>{{ item }}</li>{% endfor %}</ul></body></html>"""
+
+_statements = [0]
+
+
+def _count(*_args, **_kwargs) -> None:
+    _statements[0] += 1
+
+
+def bare_app() -> Flask:
+    """The floor: Flask rendering a small template it has compiled and cached already."""
+    bare = Flask("bare")
+    bare.jinja_loader = DictLoader({"page.html": BARE_TEMPLATE})
+
+    @bare.route("/")
+    def page():
+        return render_template("page.html", title="Balai", items=("Surat", "Pengaduan", "Produk"))
+
+    return bare
+
+
+def make_app(url: str, redis_url: str | None):
+    from app import create_app
+    from app.config import TestConfig
+
+    class Config(TestConfig):
+        SQLALCHEMY_DATABASE_URI = url
+        UPLOAD_DIR = tempfile.mkdtemp(prefix="balai-bench-up-")
+        PAGE_CACHE_SECONDS = 0
+        REDIS_URL = redis_url
+        TESTING = False  # as served: errors are pages, not exceptions
+
+    return create_app(Config)
+
+
+def time_page(client, path: str, runs: int, headers: dict | None = None) -> dict:
+    """Median ms over ``runs`` GETs after a warm-up, and the SQL statements one GET sends."""
+    for _ in range(5):
+        response = client.get(path, headers=headers)
+        assert response.status_code == 200, (path, response.status_code)
+    _statements[0] = 0
+    client.get(path, headers=headers)
+    statements = _statements[0]
+    times = []
+    gc.collect()
+    for _ in range(runs):
+        began = time.perf_counter()
+        client.get(path, headers=headers)
+        times.append((time.perf_counter() - began) * 1000)
+    return {"ms": round(statistics.median(times), 3), "sql": statements}
+
+
+def demo_pages(app) -> list[tuple[str, str, str, object]]:
+    """(page, kind, path, client) for the demo's resident, public and region pages."""
+    from app import models
+    from app.extensions import db
+    from app.models.bumdes import Product
+
+    with app.app_context():
+        village = db.session.scalar(select(models.Village).where(models.Village.slug == "hanura"))
+        services = db.session.scalars(
+            select(models.Service).where(models.Service.village_id == village.id, models.Service.active)
+        ).all()
+        letter = next(s.code for s in services if not s.is_complaint)
+        complaint = next(s.code for s in services if s.is_complaint)
+        tracking = db.session.scalar(
+            select(models.ServiceRequest.tracking_code).where(models.ServiceRequest.village_id == village.id)
+        )
+        product = db.session.scalar(select(Product).order_by(Product.id))
+        product_path = f"/produk/{product.id}-{product.slug}"
+        shop = product.village.slug
+        code = village.region_code
+    resident = app.test_client()
+    receipt = _send_complaint(resident, village.slug, complaint)
+    anon = app.test_client()
+    pages = [
+        ("home /", "resident", "/", anon),
+        ("village home", "resident", f"/desa/{village.slug}/", anon),
+        ("service list", "resident", f"/desa/{village.slug}/layanan", anon),
+        ("request form", "form", f"/desa/{village.slug}/layanan/{letter}", app.test_client()),
+        ("receipt (session)", "resident", f"/tanda-terima/{receipt}", resident),
+        ("tracking", "resident", f"/lacak/{tracking}", anon),
+        ("my requests (session)", "resident", "/saya", resident),
+        ("catalogue /produk", "resident", "/produk", anon),
+        ("village shop", "resident", f"/desa/{shop}/produk", anon),
+        ("product", "resident", product_path, anon),
+        ("offline", "resident", "/offline", anon),
+        ("announcements", "resident", f"/desa/{village.slug}/pengumuman", anon),
+        ("regions /wilayah/", "region", "/wilayah/", anon),
+        ("province /wilayah/18", "region", "/wilayah/18", anon),
+        ("kabupaten", "region", f"/wilayah/{code[:5]}", anon),
+        ("kecamatan", "region", f"/wilayah/{code[:8]}", anon),
+        ("village (region)", "region", f"/wilayah/{code}", anon),
+        ("/healthz", "healthz", "/healthz", anon),
+    ]
+    return pages
+
+
+def _send_complaint(client, slug: str, code: str) -> str:
+    html = client.get(f"/desa/{slug}/layanan/{code}").get_data(as_text=True)
+    fields = {
+        "csrf_token": _value(html, "csrf_token"),
+        "idempotency_key": _value(html, "idempotency_key"),
+        "nik": NIK,
+        "name": "Siti Wulandari",
+        "phone": PHONE,
+        "purpose": "Jalan berlubang di dusun 2",
+        "d_kategori": "Jalan dan jembatan",
+        "d_lokasi": "Dekat pos ronda",
+        "step": "send",
+    }
+    sent = client.post(f"/desa/{slug}/layanan/{code}", data=fields)
+    match = re.search(r"/tanda-terima/([^/?#]+)", sent.headers.get("Location", ""))
+    assert match, ("complaint not sent", sent.status_code)
+    return match.group(1)
+
+
+def _value(html: str, name: str) -> str:
+    match = re.search(rf'name="{name}"[^>]*value="([^"]*)"', html) or re.search(
+        rf'value="([^"]*)"[^>]*name="{name}"', html
+    )
+    return match.group(1) if match else ""
+
+
+def seed(app) -> None:
+    from app.cli.demo import seed_demo
+    from app.extensions import db
+    from app.regions import import_regions
+
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+        import_regions()
+        seed_demo(DEMO_PASSWORD)
+
+
+def queue_page(url: str, redis_url: str | None, rows: int):
+    """An app whose village has ``rows`` requests, and a client signed in as its operator."""
+    from bench import queue_bench
+
+    app = make_app(url, redis_url)
+    with app.app_context():
+        queue_bench.fill(rows)
+    client = app.test_client()
+    login = client.get("/akun/masuk").get_data(as_text=True)
+    response = client.post(
+        "/akun/masuk",
+        data={
+            "email": "operator@bench.test",
+            "password": queue_bench.PASSWORD,
+            "csrf_token": _value(login, "csrf_token"),
+        },
+    )
+    assert response.status_code == 302, ("login failed", response.status_code)
+    return client
+
+
+def run(runs: int, queue_rows: int, sqlite: bool) -> dict:
+    folder = Path(tempfile.mkdtemp(prefix="balai-uncached-"))
+    if not sqlite and postgres_reachable(PG_URL):
+        url, queue_url, database = PG_URL, PG_URL + "_queue", "postgresql"
+        postgres_reachable(queue_url)
+    else:
+        url, queue_url, database = (
+            f"sqlite:///{folder / 'demo.sqlite'}",
+            f"sqlite:///{folder / 'queue.sqlite'}",
+            "sqlite",
+        )
+    redis_url = REDIS_URL if redis_reachable(REDIS_URL) else None
+    app = make_app(url, redis_url)
+    seed(app)
+    pages = demo_pages(app)
+    queue_client = queue_page(queue_url, redis_url, queue_rows) if queue_rows else None
+    if queue_client is not None:
+        pages.append(("officials' queue /kantor/", "queue", "/kantor/", queue_client))
+    event.listen(Engine, "before_cursor_execute", _count)
+    bare = bare_app().test_client()
+    # Bare first, between and last: the median of the three is the floor the ratios use.
+    bares = [time_page(bare, "/", runs)["ms"]]
+    rows = []
+    for i, (name, kind, path, client) in enumerate(pages):
+        if i == len(pages) // 2:
+            bares.append(time_page(bare, "/", runs)["ms"])
+        rows.append({"page": name, "kind": kind, "path": path, **time_page(client, path, runs)})
+    bares.append(time_page(bare, "/", runs)["ms"])
+    bare_ms = statistics.median(bares)
+    for row in rows:
+        ratio_limit, sql_limit = TARGETS[row["kind"]]
+        row["x_bare"] = round(row["ms"] / bare_ms, 2)
+        row["target"] = f"<= {ratio_limit}x" + (f", <= {sql_limit} SQL" if sql_limit else "")
+        ok = row["x_bare"] <= ratio_limit and (sql_limit is None or row["sql"] <= sql_limit)
+        row["status"] = "ok" if ok else "over"
+        if row["kind"] != "resident" or "(" in row["page"]:
+            row["path"] = re.sub(r"/(tanda-terima|lacak)/[^/]+", r"/\1/<code>", row["path"])
+    return {
+        "database": database,
+        "redis": bool(redis_url),
+        "runs": runs,
+        "queue_rows": queue_rows,
+        "bare_ms": round(bare_ms, 3),
+        "bare_runs_ms": bares,
+        "pages": rows,
+    }
+
+
+def report(data: dict) -> str:
+    rows = [
+        [r["page"], f"{r['ms']:.2f}", f"{r['x_bare']:.1f}", r["sql"], r["target"], r["status"]]
+        for r in data["pages"]
+    ]
+    head = (
+        f"bare Flask page: {data['bare_ms']:.3f} ms (runs {data['bare_runs_ms']}); "
+        f"{data['database']}, Redis {'on' if data['redis'] else 'off'}, median of {data['runs']}"
+    )
+    return head + "\n" + table(rows, ["page", "ms", "x bare", "SQL", "target", "status"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=300)
+    parser.add_argument("--queue-rows", type=int, default=100_000)
+    parser.add_argument("--sqlite", action="store_true", help="SQLite even when PostgreSQL answers")
+    args = parser.parse_args(argv)
+    data = run(args.runs, args.queue_rows, args.sqlite)
+    print(report(data))
+    write_result("uncached", data)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
