@@ -8,9 +8,9 @@ from urllib.parse import urlsplit
 
 from flask import abort, current_app, make_response, render_template, request, send_file, session, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import select
 
 from app.access import can_read_village
+from app.datacache import village_by_slug
 from app.domain.storage import InvalidPhotoName, PhotoStore
 from app.extensions import db
 from app.models import Role, Village
@@ -35,8 +35,8 @@ def absolute_url(endpoint: str, **values) -> str:
 
 
 def active_village_or_404(slug: str) -> Village:
-    """The active village with this slug, for public pages."""
-    village = db.session.scalar(select(Village).where(Village.slug == slug, Village.active.is_(True)))
+    """The active village with this slug, for public pages (kept per process until data changes)."""
+    village = village_by_slug(slug)
     if village is None:
         abort(404)
     return village

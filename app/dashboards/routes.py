@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app, flash, redirect, request, url_for
+from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from markupsafe import Markup
 from sqlalchemy import func, select
 
 from app import attendance, events
@@ -19,6 +20,7 @@ from app.dashboards.forms import (
     ProfileForm,
     ProjectForm,
 )
+from app.datacache import cached, cached_block, render_block
 from app.domain import states
 from app.domain.errors import DomainError
 from app.domain.photos import make_thumbnail, process_photo
@@ -52,6 +54,19 @@ from app.workflow import local_today
 @shared
 def profile(slug: str):
     village = active_village_or_404(slug)
+    year = request.args.get("tahun", type=int)
+    # Who is at the balai and whether it is open follow the clock: at most a minute old.
+    minute = attendance.local(attendance.utcnow()).strftime("%Y-%m-%d %H:%M")
+    content = cached_block(
+        ("village-home", village.id, year, minute),
+        "dashboards/profile.html",
+        "village_body",
+        lambda: _profile_context(village, year),
+    )
+    return render("dashboards/profile.html", village=village, cached_content=content)
+
+
+def _profile_context(village: Village, year: int | None) -> dict:
     profile = db.session.get(VillageProfile, village.id)
     today = local_today()
     names = names_of(with_ancestors([village.region.parent_code]))
@@ -67,21 +82,19 @@ def profile(slug: str):
         .order_by(Project.year.desc(), Project.id.desc())
         .limit(10)
     ).all()
-    budget = _budget(village, request.args.get("tahun", type=int))
     board = figures.dashboard(village.region_code, figures.period_for("12-bulan", today), today)
-    return render(
-        "dashboards/profile.html",
-        village=village,
-        profile=profile,
-        names=names,
-        announcements=announcements,
-        projects=projects,
-        budget=budget,
-        board=board,
-        has_products=_has_rule("/desa/<slug>/produk"),
-        office=attendance.office_now(village.id),
-        status_chart=_status_chart(board.total) if board else None,
-    )
+    return {
+        "village": village,
+        "profile": profile,
+        "names": names,
+        "announcements": announcements,
+        "projects": projects,
+        "budget": _budget(village, year),
+        "board": board,
+        "has_products": _has_rule("/desa/<slug>/produk"),
+        "office": attendance.office_now(village.id),
+        "status_chart": _status_chart(board.total) if board else None,
+    }
 
 
 def _has_rule(rule: str) -> bool:
@@ -233,6 +246,28 @@ def _board_or_404(code: str) -> figures.Dashboard:
 
 @bp.route("/wilayah/<code>")
 def region(code: str):
+    may_rank = _may_rank(code) and code.count(".") <= 2  # province, kabupaten, kecamatan
+    partial = request.headers.get("HX-Request") == "true" and request.headers.get("HX-Boosted") != "true"
+    # The same for every visitor with the same address, but a region admin (who sees more): theirs
+    # is rendered afresh; everyone else's once per change of data and per day.
+    key = ("region", code, partial, local_today(), tuple(sorted(request.args.items(multi=True))))
+
+    def page() -> tuple[str, Markup]:
+        context = _region_context(code, may_rank)
+        if partial:
+            table = render_template("dashboards/_region_table.html", **context)
+            return context["board"].region.name, Markup(table)  # noqa: S704  (our template's output)
+        return context["board"].region.name, render_block("dashboards/region.html", "region_body", context)
+
+    name, body = page() if may_rank else cached(key, page)
+    if partial:
+        response = make_response(body)
+        response.vary.add("HX-Request")
+        return response
+    return render("dashboards/region.html", region_name=name, cached_content=body)
+
+
+def _region_context(code: str, may_rank: bool) -> dict:
     board = _board_or_404(code)
     sort = request.args.get("urut", "name")
     sort = sort if sort in figures.SORT_KEYS else "name"
@@ -242,21 +277,19 @@ def region(code: str):
         _("Permohonan menurut layanan"),
         [(r.name, r.submitted, str(r.submitted), "") for r in board.services[:8]],
     )
-    return render(
-        "dashboards/region.html",
-        fragment="dashboards/_region_table.html",
-        pv=population.view(code, local_today()),
-        source_labels=translated(population.SOURCE_LABELS),
-        board=board,
-        rows=rows,
-        sort=sort,
-        descending=descending,
-        periods=translated(figures.PERIODS),
-        child_label=coded(figures.CHILD_LABELS, board.region.level),
-        status_chart=_status_chart(board.total),
-        service_chart=service_chart,
-        may_rank=_may_rank(board.region.code) and board.region.level <= 3,
-    )
+    return {
+        "pv": population.view(code, local_today()),
+        "source_labels": translated(population.SOURCE_LABELS),
+        "board": board,
+        "rows": rows,
+        "sort": sort,
+        "descending": descending,
+        "periods": translated(figures.PERIODS),
+        "child_label": coded(figures.CHILD_LABELS, board.region.level),
+        "status_chart": _status_chart(board.total),
+        "service_chart": service_chart,
+        "may_rank": may_rank,
+    }
 
 
 def _may_rank(code: str) -> bool:
