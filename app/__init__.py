@@ -33,15 +33,17 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
     _register_blueprints(app)
     _register_cli(app)
 
-    from app import caching, datacache, errors, limits, pagecache, security, uploads  # noqa: F401  (uploads: its daily sweep joins the job schedule)
+    from app import caching, datacache, errors, health, limits, pagecache, security, transactions, uploads  # noqa: F401  (uploads: its daily sweep joins the job schedule)
 
     errors.init_app(app)
     limits.init_app(app)
     security.init_app(app)
     caching.init_app(app)
     datacache.init_app(app)
+    transactions.init_app(app)
     _init_template_helpers(app)
-    pagecache.init_app(app)  # last: the outermost WSGI layer
+    pagecache.init_app(app)
+    health.init_app(app)  # last: the outermost WSGI layer
     return app
 
 

@@ -1,0 +1,80 @@
+"""``/healthz`` answered in front of Flask: a load balancer asks every few seconds, per process.
+
+It checks what it always did (the database answers ``SELECT 1``; Redis, when configured, answers
+a ping) and says so in the same JSON, but without a request context, session, locale, rate limit
+or after-request hooks: none of them has anything to do with the answer. Redis is asked over a
+kept client instead of a new connection each time; the database query runs in autocommit, so it is
+one round trip. The Flask route (app/pwa/routes.py) stays for anything mounted differently.
+"""
+
+from __future__ import annotations
+
+import json
+
+from flask import Flask
+from sqlalchemy import text
+
+PATH = "/healthz"
+_HEADERS = [
+    ("Content-Type", "application/json"),
+    ("Cache-Control", "no-store"),
+    ("X-Content-Type-Options", "nosniff"),
+]
+
+
+class HealthCheck:
+    """WSGI middleware: answer GET/HEAD ``/healthz`` itself, pass everything else on."""
+
+    def __init__(self, app: Flask, wsgi_app):
+        from app.extensions import db
+
+        self.app = app
+        self.wsgi_app = wsgi_app
+        with app.app_context():
+            self.engine = db.engine
+        self._redis: tuple[str, object] | None = None
+
+    def __call__(self, environ, start_response):
+        if environ.get("PATH_INFO") != PATH or environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
+            return self.wsgi_app(environ, start_response)
+        state, ok = self.check()
+        body = json.dumps(state, sort_keys=True).encode() + b"\n"
+        status = "200 OK" if ok else "503 SERVICE UNAVAILABLE"
+        start_response(status, [*_HEADERS, ("Content-Length", str(len(body)))])
+        return [b"" if environ["REQUEST_METHOD"] == "HEAD" else body]
+
+    def check(self) -> tuple[dict, bool]:
+        state = {"database": "ok", "redis": "not configured"}
+        ok = True
+        try:
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception as exc:  # any driver error means the app cannot serve
+            state["database"] = f"error: {type(exc).__name__}"
+            ok = False
+        redis = self.redis()
+        if redis is not None:
+            from redis.exceptions import RedisError
+
+            try:
+                redis.ping()
+                state["redis"] = "ok"
+            except RedisError as exc:
+                # Requests are still saved without Redis (jobs wait in the outbox), so the app can serve.
+                state["redis"] = f"error: {type(exc).__name__}"
+        state["status"] = "ok" if ok else "error"
+        return state, ok
+
+    def redis(self):
+        url = self.app.config.get("REDIS_URL")
+        if not url:
+            return None
+        if self._redis is None or self._redis[0] != url:
+            from redis import Redis
+
+            self._redis = (url, Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1))
+        return self._redis[1]
+
+
+def init_app(app: Flask) -> None:
+    app.wsgi_app = HealthCheck(app, app.wsgi_app)
