@@ -5,11 +5,14 @@ miss, pays for the village looked up by its slug, the region names, the figures 
 of blocks that do not depend on who asks. Those are kept here, per web process, under a
 *generation*: a value that changes at every commit that wrote something, in any process.
 
-- With Redis (``REDIS_URL``, production) the generation is a Redis counter: a commit that wrote
-  increments it, and each request reads it once (one round trip) before it uses a cached value.
-  Every web process on every machine therefore sees a change on its next request.
-- Without Redis (the embedded SQLite install: one machine) it is a stamp of 8 bytes in the instance
-  folder, mapped into memory by every process, rewritten at each such commit.
+- On one machine it is a stamp of 8 bytes in the instance folder, mapped into memory by every
+  process (web workers, job workers) and rewritten at each such commit: every process sees the
+  change on its next request, for the price of reading 8 bytes of memory.
+- With Redis (``REDIS_URL``, production, possibly several web machines) a Redis counter is part of
+  the generation too: a commit that wrote increments it, and each process reads it at most every
+  ``DATA_CACHE_REDIS_SECONDS`` (1 s; 0 reads it on every request that uses the cache). A change
+  made on another machine shows there within that second; on the same machine, at once. (A Redis
+  round trip on every request cost more than the lookups it saved on a busy 2-core machine.)
 - When neither answers (Redis down), nothing is cached: values are computed afresh.
 
 An entry is used only while the generation it was made under still stands, so a value computed
@@ -25,6 +28,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -44,12 +48,14 @@ _UNSET = object()
 class DataCache:
     """The values of one app in one process, and the generation they belong to."""
 
-    def __init__(self, redis_url: str | None, stamp_path: str, entries: int):
+    def __init__(self, redis_url: str | None, stamp_path: str, entries: int, redis_seconds: float = 1.0):
         self.max_entries = entries
+        self.redis_seconds = redis_seconds
         self._entries: OrderedDict[tuple, tuple[object, Any]] = OrderedDict()
         self._lock = threading.Lock()
         self._stamp = _map_stamp(stamp_path)
         self._redis = None
+        self._remote: tuple[bytes, float] = (b"", float("-inf"))  # Redis's counter, and when it was read
         if redis_url:
             from redis import Redis
 
@@ -58,15 +64,21 @@ class DataCache:
 
     def generation(self) -> object | None:
         """The current generation, or None when it cannot be known (then nothing is cached)."""
+        local = bytes(self._stamp[:8])
         if self._redis is None:
-            return bytes(self._stamp[:8])
-        from redis.exceptions import RedisError
+            return local
+        value, read_at = self._remote
+        now = time.monotonic()
+        if now - read_at >= self.redis_seconds:
+            from redis.exceptions import RedisError
 
-        try:
-            return self._redis.get(self.redis_key) or b"0"
-        except RedisError as exc:
-            log.warning("data cache: Redis unreachable (%s); not caching", type(exc).__name__)
-            return None
+            try:
+                value = self._redis.get(self.redis_key) or b"0"
+            except RedisError as exc:
+                log.warning("data cache: Redis unreachable (%s); not caching", type(exc).__name__)
+                return None
+            self._remote = (value, now)
+        return local + b":" + value
 
     def bump(self) -> object | None:
         """Data changed: a new generation for every process; returns it."""
@@ -78,10 +90,12 @@ class DataCache:
         from redis.exceptions import RedisError
 
         try:
-            return str(self._redis.incr(self.redis_key)).encode()
+            value = str(self._redis.incr(self.redis_key)).encode()
         except RedisError as exc:
             log.warning("data cache: could not bump the generation in Redis (%s)", type(exc).__name__)
             return None
+        self._remote = (value, time.monotonic())
+        return bytes(self._stamp[:8]) + b":" + value
 
     def get(self, key: tuple, generation: object) -> Any:
         entry = self._entries.get(key)
@@ -125,22 +139,16 @@ def cached(key: tuple, compute: Callable[[], Any]) -> Any:
 
 
 def render_block(template: str, block: str, context: dict) -> Markup:
-    """One block of a template rendered alone, with the same globals a page gets."""
+    """One block of a template rendered alone, with the same globals and imports a page gets."""
     app = current_app._get_current_object()
     tpl = app.jinja_env.get_template(template)
     ctx = dict(context)
     app.update_template_context(ctx)
-    return Markup("".join(tpl.blocks[block](tpl.new_context(ctx))))  # noqa: S704  (our own template's output)
-
-
-def cached_block(key: tuple, template: str, block: str, context: Callable[[], dict]) -> Markup:
-    """A block that is the same for every visitor, rendered once per generation (and locale)."""
-    from flask_babel import get_locale
-
-    return cached(
-        ("block", template, block, str(get_locale()), *key),
-        lambda: render_block(template, block, context()),
-    )
+    jinja_context = tpl.new_context(ctx)
+    # The template's top level first (its imports and sets, which the block may use); only on a miss.
+    for _chunk in tpl.root_render_func(jinja_context):
+        pass
+    return Markup("".join(tpl.blocks[block](jinja_context)))  # noqa: S704  (our own template's output)
 
 
 def village_by_slug(slug: str):
@@ -195,6 +203,7 @@ event.listen(Session, "after_commit", _committed)
 def init_app(app: Flask) -> None:
     app.extensions["balai_data_cache"] = DataCache(
         app.config.get("REDIS_URL"),
-        os.path.join(app.instance_path, "data-cache.stamp"),
+        app.config.get("DATA_CACHE_STAMP") or os.path.join(app.instance_path, "data-cache.stamp"),
         int(app.config.get("DATA_CACHE_ENTRIES", 4096)),
+        float(app.config.get("DATA_CACHE_REDIS_SECONDS", 1.0)),
     )

@@ -136,6 +136,8 @@ class Server:
     facts: dict = field(default_factory=dict)
     process: subprocess.Popen | None = None
     folder: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="balai-bench-")))
+    root: Path = ROOT  # the checkout served (bench/uncached_load.py serves an older commit beside this one)
+    extra_env: dict = field(default_factory=dict)
 
     def env(self) -> dict:
         env = dict(os.environ)
@@ -145,17 +147,18 @@ class Server:
             DATABASE_URL=self.database_url,
             SECRET_KEY="bench-secret-key-long-enough-for-the-production-check",
             UPLOAD_DIR=str(self.folder / "uploads"),
-            PYTHONPATH=str(ROOT),
+            PYTHONPATH=str(self.root),
         )
         env.pop("REDIS_URL", None)
         # Rate limits are counted in Redis in production; fall back to memory when there is none.
         env["RATELIMIT_STORAGE_URI"] = REDIS_URL if redis_reachable() else "memory://"
+        env.update(self.extra_env)
         return env
 
     def seed(self) -> dict:
         done = subprocess.run(
             [PYTHON, "-c", _SEED, DEMO_PASSWORD],
-            cwd=ROOT,
+            cwd=self.root,
             env=self.env(),
             capture_output=True,
             text=True,
@@ -183,7 +186,7 @@ class Server:
                 "warning",
                 "wsgi:app",
             ],
-            cwd=ROOT,
+            cwd=self.root,
             env=self.env(),
             stdout=subprocess.DEVNULL,
             stderr=open(self.folder / "gunicorn.log", "wb"),  # noqa: SIM115  (closed with the process)

@@ -12,14 +12,20 @@ from app.models.profile import Announcement
 from tests.conftest import Auth
 
 
-def _instance(redis_url: str | None = None):
-    """Another web process of the same deployment: same database (and Redis), no page cache."""
+def _instance(redis_url: str | None = None, stamp: str | None = None):
+    """Another web process of the same deployment: same database (and Redis), no page cache.
+
+    With ``stamp`` it keeps its own stamp file, as a process on another machine would, and reads
+    Redis on every request: only Redis can tell it of a change.
+    """
     from app import create_app
     from tests.conftest import Config
 
     class Process(Config):
         PAGE_CACHE_SECONDS = 0
         REDIS_URL = redis_url
+        DATA_CACHE_STAMP = stamp
+        DATA_CACHE_REDIS_SECONDS = 0
 
     return create_app(Process)
 
@@ -44,11 +50,17 @@ def _home(app) -> str:
     return response.get_data(as_text=True)
 
 
-@pytest.fixture(params=["stamp", "redis"])
-def processes(request, demo):
-    """Two web processes; with Redis (production) or the instance folder's stamp (one machine)."""
-    redis_url = request.getfixturevalue("redis_url") if request.param == "redis" else None
-    apps = (_instance(redis_url), _instance(redis_url))
+@pytest.fixture(params=["one machine", "two machines and Redis"])
+def processes(request, demo, tmp_path):
+    """Two web processes: on one machine (the instance folder's stamp), or on two sharing Redis."""
+    if request.param == "one machine":
+        apps = (_instance(), _instance())
+    else:
+        redis_url = request.getfixturevalue("redis_url")
+        apps = (
+            _instance(redis_url, str(tmp_path / "a.stamp")),
+            _instance(redis_url, str(tmp_path / "b.stamp")),
+        )
     yield apps
     _close(*apps)
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from markupsafe import Markup
 from sqlalchemy import func, select
 
 from app import attendance, events
@@ -20,7 +19,7 @@ from app.dashboards.forms import (
     ProfileForm,
     ProjectForm,
 )
-from app.datacache import cached, cached_block, render_block
+from app.datacache import cached
 from app.domain import states
 from app.domain.errors import DomainError
 from app.domain.photos import make_thumbnail, process_photo
@@ -44,7 +43,14 @@ from app.models.profile import (
 from app.pagecache import shared
 from app.regions import names_of, with_ancestors
 from app.stats import figures, population
-from app.web import active_village_or_404, render, roles_required, send_stored_photo, village_row_or_404
+from app.web import (
+    active_village_or_404,
+    render,
+    render_shared,
+    roles_required,
+    send_stored_photo,
+    village_row_or_404,
+)
 from app.workflow import local_today
 
 # --- public: the village's home ----------------------------------------------------------------
@@ -57,13 +63,12 @@ def profile(slug: str):
     year = request.args.get("tahun", type=int)
     # Who is at the balai and whether it is open follow the clock: at most a minute old.
     minute = attendance.local(attendance.utcnow()).strftime("%Y-%m-%d %H:%M")
-    content = cached_block(
-        ("village-home", village.id, year, minute),
+    return render_shared(
         "dashboards/profile.html",
-        "village_body",
+        (village.id, year, minute),
         lambda: _profile_context(village, year),
+        village=village,
     )
-    return render("dashboards/profile.html", village=village, cached_content=content)
 
 
 def _profile_context(village: Village, year: int | None) -> dict:
@@ -247,24 +252,19 @@ def _board_or_404(code: str) -> figures.Dashboard:
 @bp.route("/wilayah/<code>")
 def region(code: str):
     may_rank = _may_rank(code) and code.count(".") <= 2  # province, kabupaten, kecamatan
-    partial = request.headers.get("HX-Request") == "true" and request.headers.get("HX-Boosted") != "true"
-    # The same for every visitor with the same address, but a region admin (who sees more): theirs
-    # is rendered afresh; everyone else's once per change of data and per day.
-    key = ("region", code, partial, local_today(), tuple(sorted(request.args.items(multi=True))))
-
-    def page() -> tuple[str, Markup]:
+    if may_rank:  # a region admin sees more than anyone: never from the cache
         context = _region_context(code, may_rank)
-        if partial:
-            table = render_template("dashboards/_region_table.html", **context)
-            return context["board"].region.name, Markup(table)  # noqa: S704  (our template's output)
-        return context["board"].region.name, render_block("dashboards/region.html", "region_body", context)
-
-    name, body = page() if may_rank else cached(key, page)
-    if partial:
-        response = make_response(body)
-        response.vary.add("HX-Request")
-        return response
-    return render("dashboards/region.html", region_name=name, cached_content=body)
+        return render("dashboards/region.html", fragment="dashboards/_region_table.html", **context)
+    # The same for every other visitor with the same address, once per change of data and per day.
+    key = (code, local_today(), tuple(sorted(request.args.items(multi=True))))
+    name = cached(("region-name", code), lambda: names_of([code]).get(code))
+    return render_shared(
+        "dashboards/region.html",
+        key,
+        lambda: _region_context(code, may_rank),
+        fragment="dashboards/_region_table.html",
+        region_name=name,
+    )
 
 
 def _region_context(code: str, may_rank: bool) -> dict:
@@ -278,6 +278,7 @@ def _region_context(code: str, may_rank: bool) -> dict:
         [(r.name, r.submitted, str(r.submitted), "") for r in board.services[:8]],
     )
     return {
+        "region_name": board.region.name,
         "pv": population.view(code, local_today()),
         "source_labels": translated(population.SOURCE_LABELS),
         "board": board,

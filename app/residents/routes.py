@@ -36,7 +36,7 @@ from app.residents.forms import (
     request_form,
     service_data,
 )
-from app.web import active_village_or_404, render, submitted_here
+from app.web import active_village_or_404, render, render_shared, submitted_here
 
 QUEUE_WORKING = (states.DIAJUKAN, states.DIVERIFIKASI, states.DIPROSES)
 QUEUE_SHOWN = 40
@@ -75,12 +75,16 @@ def _not_modified(etag: str):
 @shared
 def services(slug: str):
     village = active_village_or_404(slug)
-    rows = db.session.scalars(
-        select(Service)
-        .where(Service.village_id == village.id, Service.active.is_(True))
-        .order_by(Service.position, Service.id)
-    ).all()
-    return render("residents/services.html", village=village, services=rows)
+
+    def context() -> dict:
+        rows = db.session.scalars(
+            select(Service)
+            .where(Service.village_id == village.id, Service.active.is_(True))
+            .order_by(Service.position, Service.id)
+        ).all()
+        return {"village": village, "services": rows}
+
+    return render_shared("residents/services.html", (village.id,), context, village=village)
 
 
 def _service_or_404(village: Village, code: str) -> Service:
