@@ -101,7 +101,9 @@ def run(seconds: int, commit: str) -> dict:
 
 def _line(row: dict) -> str:
     o, n = row["old"], row["new"]
-    return f"{row['page']}: old {o['rps']} req/s p99 {o['p99_ms']} ms, new {n['rps']} req/s p99 {n['p99_ms']} ms"
+    return (
+        f"{row['page']}: old {o['rps']} req/s p99 {o['p99_ms']} ms, new {n['rps']} req/s p99 {n['p99_ms']} ms"
+    )
 
 
 def report(data: dict) -> str:
@@ -118,7 +120,9 @@ def report(data: dict) -> str:
         for r in data["rows"]
     ]
     head = ["page", "old req/s", "old p50/p99 ms", "new req/s", "new p50/p99 ms", "x old", "status"]
-    return f"old = {data['old_commit']}, wrk {data['connections']} connections, cache off\n" + table(rows, head)
+    return f"old = {data['old_commit']}, wrk {data['connections']} connections, cache off\n" + table(
+        rows, head
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
