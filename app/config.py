@@ -81,7 +81,7 @@ class Config:
     PAGE_CACHE_ENTRIES = 512
     # Data and rendered blocks the same for every visitor (app/datacache.py), dropped at every write:
     # at once on this machine, within DATA_CACHE_REDIS_SECONDS on another one sharing REDIS_URL.
-    DATA_CACHE_ENTRIES = 4096
+    DATA_CACHE_ENTRIES = 1024
     DATA_CACHE_REDIS_SECONDS = float(os.environ.get("DATA_CACHE_REDIS_SECONDS", "1") or 0)
     # How many reverse proxies (nginx, a load balancer) stand in front of gunicorn; 0 when none.
     PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0") or 0)

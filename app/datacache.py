@@ -138,6 +138,13 @@ def cached(key: tuple, compute: Callable[[], Any]) -> Any:
     return value
 
 
+def render_whole(template: str, context: dict) -> Markup:
+    """A template (an htmx fragment) rendered as markup to keep, as render_template() renders it."""
+    from flask import render_template
+
+    return Markup(render_template(template, **context))  # noqa: S704  (our own autoescaped template's output)
+
+
 def render_block(template: str, block: str, context: dict) -> Markup:
     """One block of a template rendered alone, with the same globals and imports a page gets."""
     app = current_app._get_current_object()
@@ -151,25 +158,37 @@ def render_block(template: str, block: str, context: dict) -> Markup:
     return Markup("".join(tpl.blocks[block](jinja_context)))  # noqa: S704  (our own template's output)
 
 
+def cached_row(key: tuple, load: Callable[[], Any], *related: str):
+    """The ORM row ``load()`` finds (or None), kept detached and merged into this request's session
+    without a query while nothing changed. ``related``: eagerly loaded relationships kept with it."""
+    from app.extensions import db
+
+    if _cache() is None or not has_request_context():
+        return load()
+
+    def detached():
+        row = load()
+        if row is not None:
+            for name in related:
+                other = getattr(row, name)
+                if other is not None and other in db.session:
+                    db.session.expunge(other)
+            db.session.expunge(row)
+        return row
+
+    found = cached(("row", *key), detached)
+    return None if found is None else db.session.merge(found, load=False)
+
+
 def village_by_slug(slug: str):
-    """The active village with this slug (with its region), or None; no query while nothing changed."""
+    """The active village with this slug (with its region), or None."""
     from sqlalchemy import select
 
     from app.extensions import db
     from app.models import Village
 
-    def load():
-        village = db.session.scalar(select(Village).where(Village.slug == slug, Village.active.is_(True)))
-        if village is not None:
-            db.session.expunge(village)
-            if village.region is not None:
-                db.session.expunge(village.region)
-        return village
-
-    if _cache() is None or not has_request_context():
-        return db.session.scalar(select(Village).where(Village.slug == slug, Village.active.is_(True)))
-    found = cached(("village", slug), load)
-    return None if found is None else db.session.merge(found, load=False)
+    query = select(Village).where(Village.slug == slug, Village.active.is_(True))
+    return cached_row(("village", slug), lambda: db.session.scalar(query), "region")
 
 
 # --- invalidation: a commit that wrote anything makes a new generation -----------------------------
@@ -204,6 +223,6 @@ def init_app(app: Flask) -> None:
     app.extensions["balai_data_cache"] = DataCache(
         app.config.get("REDIS_URL"),
         app.config.get("DATA_CACHE_STAMP") or os.path.join(app.instance_path, "data-cache.stamp"),
-        int(app.config.get("DATA_CACHE_ENTRIES", 4096)),
+        int(app.config.get("DATA_CACHE_ENTRIES", 1024)),
         float(app.config.get("DATA_CACHE_REDIS_SECONDS", 1.0)),
     )

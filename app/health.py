@@ -15,11 +15,7 @@ from flask import Flask
 from sqlalchemy import text
 
 PATH = "/healthz"
-_HEADERS = [
-    ("Content-Type", "application/json"),
-    ("Cache-Control", "no-store"),
-    ("X-Content-Type-Options", "nosniff"),
-]
+_HEADERS = [("Content-Type", "application/json"), ("Cache-Control", "no-store")]
 
 
 class HealthCheck:
@@ -33,6 +29,9 @@ class HealthCheck:
         with app.app_context():
             self.engine = db.engine
         self._redis: tuple[str, object] | None = None
+        from app.security import security_headers
+
+        self.headers = _HEADERS + security_headers(production=app.config["ENV_NAME"] == "production")
 
     def __call__(self, environ, start_response):
         if environ.get("PATH_INFO") != PATH or environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
@@ -40,7 +39,7 @@ class HealthCheck:
         state, ok = self.check()
         body = json.dumps(state, sort_keys=True).encode() + b"\n"
         status = "200 OK" if ok else "503 SERVICE UNAVAILABLE"
-        start_response(status, [*_HEADERS, ("Content-Length", str(len(body)))])
+        start_response(status, [*self.headers, ("Content-Length", str(len(body)))])
         return [b"" if environ["REQUEST_METHOD"] == "HEAD" else body]
 
     def check(self) -> tuple[dict, bool]:

@@ -183,16 +183,18 @@ def _status_chart(row: figures.Row) -> charts.Chart:
 def announcements(slug: str):
     village = active_village_or_404(slug)
     page = max(request.args.get("halaman", 1, type=int), 1)
-    items = db.session.scalars(
-        select(Announcement)
-        .where(Announcement.village_id == village.id)
-        .order_by(Announcement.published_at.desc(), Announcement.id.desc())
-        .offset((page - 1) * 20)
-        .limit(21)
-    ).all()
-    return render(
-        "dashboards/announcements.html", village=village, items=items[:20], page=page, more=len(items) > 20
-    )
+
+    def context() -> dict:
+        items = db.session.scalars(
+            select(Announcement)
+            .where(Announcement.village_id == village.id)
+            .order_by(Announcement.published_at.desc(), Announcement.id.desc())
+            .offset((page - 1) * 20)
+            .limit(21)
+        ).all()
+        return {"village": village, "items": items[:20], "page": page, "more": len(items) > 20}
+
+    return render_shared("dashboards/announcements.html", (village.id, page), context, village=village)
 
 
 @bp.route("/desa/<slug>/pengumuman/<int:announcement_id>")
@@ -232,13 +234,11 @@ def regions():
         .group_by(province)
         .subquery()
     )
-    provinces = db.session.execute(
-        select(Region.code, Region.name, counts.c.villages)
-        .join(counts, counts.c.code == Region.code)
-        .where(Region.level == 1)
-        .order_by(Region.name)
-    ).all()
-    return render("dashboards/regions.html", provinces=provinces)
+    provinces = select(Region.code, Region.name, counts.c.villages).join(counts, counts.c.code == Region.code)
+    query = provinces.where(Region.level == 1).order_by(Region.name)
+    return render_shared(
+        "dashboards/regions.html", (), lambda: {"provinces": db.session.execute(query).all()}
+    )
 
 
 def _board_or_404(code: str) -> figures.Dashboard:
