@@ -5,10 +5,14 @@ Builds the demo (regions, seed-demo) in a scratch database, turns the page cache
 a minimal Flask app rendering a small cached Jinja template in the same process. Counts the SQL
 statements each page sends (SQLAlchemy's ``before_cursor_execute``). The officials' queue is timed
 in a second database holding a village with ``--queue-rows`` requests (bench/queue_bench.py's fill).
-Prints page | ms | x bare | SQL | target and writes bench/results/uncached.json. Medians, so a
-neighbour's burst on a shared machine moves a figure less.
+Prints page | ms | x bare | SQL | target and writes bench/results/uncached.json. Pages and the
+bare one are timed in interleaved rounds and reported as medians, so a neighbour's burst on a
+shared machine moves the ratios less.
 
-    .venv/bin/python -m bench.uncached [--runs 300] [--queue-rows 100000] [--sqlite]
+    .venv/bin/python -m bench.uncached [--runs 300] [--queue-rows 100000] [--sqlite] [--old 2bdf4fb]
+
+``--old`` runs the same bench first over another commit's app (a temporary git worktree, its own
+process and databases rebuilt) and prints page | before | after | SQL before/after | target.
 
 PostgreSQL databases ``BENCH_PG_URL`` (default balai_uncached) and ``<it>_queue`` are dropped and
 rebuilt; Redis (BENCH_REDIS_URL) is used as production uses it, when it answers.
@@ -58,6 +62,7 @@ TARGETS = {
 BARE_TEMPLATE = """<!doctype html><html lang="id"><head><title>{{ title }}</title></head>
 <body><h1>{{ title }}</h1><ul>{% for item in items %}<li>{{ item }}</li>{% endfor %}</ul></body></html>"""
 
+ROUNDS = 10
 _statements = [0]
 
 
@@ -91,21 +96,23 @@ def make_app(url: str, redis_url: str | None):
     return create_app(Config)
 
 
-def time_page(client, path: str, runs: int, headers: dict | None = None) -> dict:
-    """Median ms over ``runs`` GETs after a warm-up, and the SQL statements one GET sends."""
+def warm(client, path: str) -> int:
+    """A few GETs (caches fill, connections open); returns the SQL statements one GET then sends."""
     for _ in range(5):
-        response = client.get(path, headers=headers)
+        response = client.get(path)
         assert response.status_code == 200, (path, response.status_code)
     _statements[0] = 0
-    client.get(path, headers=headers)
-    statements = _statements[0]
+    client.get(path)
+    return _statements[0]
+
+
+def timed(client, path: str, runs: int) -> list[float]:
     times = []
-    gc.collect()
     for _ in range(runs):
         began = time.perf_counter()
-        client.get(path, headers=headers)
+        client.get(path)
         times.append((time.perf_counter() - began) * 1000)
-    return {"ms": round(statistics.median(times), 3), "sql": statements}
+    return times
 
 
 def demo_pages(app) -> list[tuple[str, str, str, object]]:
@@ -233,15 +240,27 @@ def run(runs: int, queue_rows: int, sqlite: bool) -> dict:
         pages.append(("officials' queue /kantor/", "queue", "/kantor/", queue_client))
     event.listen(Engine, "before_cursor_execute", _count)
     bare = bare_app().test_client()
-    # Bare first, between and last: the median of the three is the floor the ratios use.
-    bares = [time_page(bare, "/", runs)["ms"]]
-    rows = []
-    for i, (name, kind, path, client) in enumerate(pages):
-        if i == len(pages) // 2:
-            bares.append(time_page(bare, "/", runs)["ms"])
-        rows.append({"page": name, "kind": kind, "path": path, **time_page(client, path, runs)})
-    bares.append(time_page(bare, "/", runs)["ms"])
-    bare_ms = statistics.median(bares)
+    targets = [("bare Flask", "bare", "/", bare), *pages]
+    statements = {name: warm(client, path) for name, _kind, path, client in targets}
+    # Round-robin: every page, the bare one included, is timed in each of ROUNDS rounds, so a
+    # neighbour's burst on a shared machine lands on all of them alike and the ratios hold.
+    samples: dict[str, list[float]] = {name: [] for name, *_ in targets}
+    per_round = max(1, runs // ROUNDS)
+    gc.collect()
+    for _ in range(ROUNDS):
+        for name, _kind, path, client in targets:
+            samples[name].extend(timed(client, path, per_round))
+    bare_ms = statistics.median(samples["bare Flask"])
+    rows = [
+        {
+            "page": name,
+            "kind": kind,
+            "path": path,
+            "ms": round(statistics.median(samples[name]), 3),
+            "sql": statements[name],
+        }
+        for name, kind, path, _client in pages
+    ]
     for row in rows:
         ratio_limit, sql_limit = TARGETS[row["kind"]]
         row["x_bare"] = round(row["ms"] / bare_ms, 2)
@@ -256,7 +275,7 @@ def run(runs: int, queue_rows: int, sqlite: bool) -> dict:
         "runs": runs,
         "queue_rows": queue_rows,
         "bare_ms": round(bare_ms, 3),
-        "bare_runs_ms": bares,
+        "rounds": ROUNDS,
         "pages": rows,
     }
 
@@ -267,10 +286,55 @@ def report(data: dict) -> str:
         for r in data["pages"]
     ]
     head = (
-        f"bare Flask page: {data['bare_ms']:.3f} ms (runs {data['bare_runs_ms']}); "
-        f"{data['database']}, Redis {'on' if data['redis'] else 'off'}, median of {data['runs']}"
+        f"bare Flask page: {data['bare_ms']:.3f} ms; {data['database']}, Redis {'on' if data['redis'] else 'off'}, "
+        f"median of {data['runs']} per page in {data['rounds']} interleaved rounds"
     )
     return head + "\n" + table(rows, ["page", "ms", "x bare", "SQL", "target", "status"])
+
+
+def compare(before: dict, after: dict) -> str:
+    """page | before ms (x bare) | after ms (x bare) | SQL before/after | target, for the README."""
+    old = {r["page"]: r for r in before["pages"]}
+    rows = []
+    for r in after["pages"]:
+        b = old.get(r["page"])
+        was = f"{b['ms']:.2f} ({b['x_bare']:.1f}x)" if b else "-"
+        sql = f"{b['sql'] if b else '-'} / {r['sql']}"
+        rows.append([r["page"], was, f"{r['ms']:.2f} ({r['x_bare']:.1f}x)", sql, r["target"], r["status"]])
+    head = f"bare Flask: before {before['bare_ms']:.3f} ms, after {after['bare_ms']:.3f} ms (each in its own run)"
+    return (
+        head
+        + "\n"
+        + table(rows, ["page", "before ms (x bare)", "after ms (x bare)", "SQL", "target", "status"])
+    )
+
+
+def run_old(commit: str, argv: list[str]) -> dict:
+    """This bench over the app of ``commit`` (a temporary git worktree), in a process of its own."""
+    import json
+    import subprocess
+
+    from bench.uncached_load import worktree
+
+    folder = worktree(commit)
+    try:
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "bench.uncached",
+                "--app-root",
+                str(folder),
+                "--result",
+                "uncached_before",
+                *argv,
+            ],
+            cwd=ROOT,
+            check=True,
+        )
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(folder)], cwd=ROOT, check=False)
+    return json.loads((ROOT / "bench" / "results" / "uncached_before.json").read_text())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -278,10 +342,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=300)
     parser.add_argument("--queue-rows", type=int, default=100_000)
     parser.add_argument("--sqlite", action="store_true", help="SQLite even when PostgreSQL answers")
+    parser.add_argument("--old", help="also measure this commit first (e.g. 2bdf4fb) and print before/after")
+    parser.add_argument("--app-root", help=argparse.SUPPRESS)  # the app of another checkout (--old)
+    parser.add_argument("--result", default="uncached", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    shared = [
+        "--runs",
+        str(args.runs),
+        "--queue-rows",
+        str(args.queue_rows),
+        *(["--sqlite"] if args.sqlite else []),
+    ]
+    before = run_old(args.old, shared) if args.old else None
+    if args.app_root:
+        sys.path.insert(0, args.app_root)  # `bench` stays this checkout's: it is imported already
     data = run(args.runs, args.queue_rows, args.sqlite)
     print(report(data))
-    write_result("uncached", data)
+    if before is not None:
+        data["before"] = {"commit": args.old, **before}
+        print()
+        print(compare(before, data))
+    write_result(args.result, data)
     return 0
 
 
