@@ -179,14 +179,20 @@ def _asset_url(app: Flask):
     from flask import url_for
 
     hashes: dict[str, str] = {}
+    urls: dict[tuple[str, str], str] = {}  # (script root, file): its URL, built once (6 a page)
 
     def asset(filename: str) -> str:
+        key = (request.script_root if request else "", filename)
+        url = urls.get(key)
+        if url is not None:
+            return url
         digest = hashes.get(filename)
         if digest is None:
             with open(os.path.join(app.static_folder, filename), "rb") as fh:
                 digest = hashlib.sha256(fh.read()).hexdigest()[:10]
             hashes[filename] = digest
-        return url_for("static", filename=filename, v=digest)
+        url = urls[key] = url_for("static", filename=filename, v=digest)
+        return url
 
     return asset
 

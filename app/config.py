@@ -79,6 +79,8 @@ class Config:
     # of data on the same machine drops them at once (app/pagecache.py). 0 turns the cache off.
     PAGE_CACHE_SECONDS = float(os.environ.get("PAGE_CACHE_SECONDS", "15") or 0)
     PAGE_CACHE_ENTRIES = 512
+    # /healthz checks the database and Redis at most this often per process (app/health.py).
+    HEALTH_CHECK_SECONDS = float(os.environ.get("HEALTH_CHECK_SECONDS", "1") or 0)
     # Data and rendered blocks the same for every visitor (app/datacache.py), dropped at every write:
     # at once on this machine, within DATA_CACHE_REDIS_SECONDS on another one sharing REDIS_URL.
     DATA_CACHE_ENTRIES = 1024
