@@ -35,9 +35,8 @@ from typing import Any
 
 from flask import Flask, current_app, g, has_app_context, has_request_context
 from markupsafe import Markup
-from sqlalchemy import event
-from sqlalchemy.orm import Session
 
+from app import pagecache
 from app.pagecache import _map_stamp
 
 log = logging.getLogger(__name__)
@@ -194,18 +193,7 @@ def village_by_slug(slug: str):
 # --- invalidation: a commit that wrote anything makes a new generation -----------------------------
 
 
-def _changed(session, *_):
-    session.info["balai_data_dirty"] = True
-
-
-def _executed(state) -> None:
-    if not state.is_select:
-        _changed(state.session)
-
-
-def _committed(session):
-    if not session.info.pop("balai_data_dirty", False):
-        return
+def _committed() -> None:
     cache = _cache()
     if cache is None:
         return
@@ -214,9 +202,7 @@ def _committed(session):
         g.balai_generation = generation  # this request's later reads see its own write
 
 
-event.listen(Session, "after_flush", _changed)
-event.listen(Session, "do_orm_execute", _executed)
-event.listen(Session, "after_commit", _committed)
+pagecache.after_writing_commit.append(_committed)
 
 
 def init_app(app: Flask) -> None:

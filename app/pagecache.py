@@ -322,10 +322,16 @@ def _executed(state) -> None:
         _changed(state.session)
 
 
+# Others that keep what a write makes stale (app/datacache.py) are called at the same moment.
+after_writing_commit: list[Callable[[], None]] = []
+
+
 def _committed(session):
     if session.info.pop("balai_page_cache_dirty", False):
         for cache in list(_caches):
             cache.clear()
+        for callback in after_writing_commit:
+            callback()
 
 
 event.listen(Session, "after_flush", _changed)

@@ -256,18 +256,7 @@ def submit_complaint(base_url: str, slug: str, code: str) -> tuple[str | None, s
     jar: dict[str, str] = {}
     page = get(base_url, f"/desa/{slug}/layanan/{code}")
     _cookie(page, jar)
-    html = page.body.decode()
-    fields = {
-        "csrf_token": _input_value(html, "csrf_token"),
-        "idempotency_key": _input_value(html, "idempotency_key"),
-        "nik": NIK,
-        "name": "Siti Wulandari",
-        "phone": PHONE,
-        "purpose": "Jalan berlubang di dusun 2",
-        "d_kategori": "Jalan dan jembatan",
-        "d_lokasi": "Dekat pos ronda",
-        "step": "send",
-    }
+    fields = complaint_fields(page.body.decode())
     cookie = "; ".join(f"{k}={v}" for k, v in jar.items())
     sent = get(
         base_url,
@@ -282,7 +271,22 @@ def submit_complaint(base_url: str, slug: str, code: str) -> tuple[str | None, s
     return (match.group(1) if match else None), "; ".join(f"{k}={v}" for k, v in jar.items())
 
 
-def _input_value(html: str, name: str) -> str:
+def complaint_fields(html: str) -> dict:
+    """What a resident fills in a complaint form (``html``, the form page), ready to send."""
+    return {
+        "csrf_token": input_value(html, "csrf_token"),
+        "idempotency_key": input_value(html, "idempotency_key"),
+        "nik": NIK,
+        "name": "Siti Wulandari",
+        "phone": PHONE,
+        "purpose": "Jalan berlubang di dusun 2",
+        "d_kategori": "Jalan dan jembatan",
+        "d_lokasi": "Dekat pos ronda",
+        "step": "send",
+    }
+
+
+def input_value(html: str, name: str) -> str:
     match = re.search(rf'name="{name}"[^>]*value="([^"]*)"', html) or re.search(
         rf'value="([^"]*)"[^>]*name="{name}"', html
     )

@@ -41,8 +41,8 @@ from sqlalchemy.engine import Engine  # noqa: E402
 
 from bench.support import (  # noqa: E402
     DEMO_PASSWORD,
-    NIK,
-    PHONE,
+    complaint_fields,
+    input_value,
     postgres_reachable,
     redis_reachable,
     table,
@@ -163,28 +163,10 @@ def demo_pages(app) -> list[tuple[str, str, str, object]]:
 
 def _send_complaint(client, slug: str, code: str) -> str:
     html = client.get(f"/desa/{slug}/layanan/{code}").get_data(as_text=True)
-    fields = {
-        "csrf_token": _value(html, "csrf_token"),
-        "idempotency_key": _value(html, "idempotency_key"),
-        "nik": NIK,
-        "name": "Siti Wulandari",
-        "phone": PHONE,
-        "purpose": "Jalan berlubang di dusun 2",
-        "d_kategori": "Jalan dan jembatan",
-        "d_lokasi": "Dekat pos ronda",
-        "step": "send",
-    }
-    sent = client.post(f"/desa/{slug}/layanan/{code}", data=fields)
+    sent = client.post(f"/desa/{slug}/layanan/{code}", data=complaint_fields(html))
     match = re.search(r"/tanda-terima/([^/?#]+)", sent.headers.get("Location", ""))
     assert match, ("complaint not sent", sent.status_code)
     return match.group(1)
-
-
-def _value(html: str, name: str) -> str:
-    match = re.search(rf'name="{name}"[^>]*value="([^"]*)"', html) or re.search(
-        rf'value="([^"]*)"[^>]*name="{name}"', html
-    )
-    return match.group(1) if match else ""
 
 
 def seed(app) -> None:
@@ -213,7 +195,7 @@ def queue_page(url: str, redis_url: str | None, rows: int):
         data={
             "email": "operator@bench.test",
             "password": queue_bench.PASSWORD,
-            "csrf_token": _value(login, "csrf_token"),
+            "csrf_token": input_value(login, "csrf_token"),
         },
     )
     assert response.status_code == 302, ("login failed", response.status_code)
