@@ -186,8 +186,10 @@ def village_by_slug(slug: str):
     from app.extensions import db
     from app.models import Village
 
-    query = select(Village).where(Village.slug == slug, Village.active.is_(True))
-    return cached_row(("village", slug), lambda: db.session.scalar(query), "region")
+    def load():  # the query is built only on a miss: building it costs as much as the lookup
+        return db.session.scalar(select(Village).where(Village.slug == slug, Village.active.is_(True)))
+
+    return cached_row(("village", slug), load, "region")
 
 
 # --- invalidation: a commit that wrote anything makes a new generation -----------------------------

@@ -91,10 +91,14 @@ def services(slug: str):
 
 
 def _service_or_404(village: Village, code: str) -> Service:
-    query = select(Service).where(
-        Service.village_id == village.id, Service.code == code, Service.active.is_(True)
-    )
-    service = cached_row(("service", village.id, code), lambda: db.session.scalar(query))
+    def load():
+        return db.session.scalar(
+            select(Service).where(
+                Service.village_id == village.id, Service.code == code, Service.active.is_(True)
+            )
+        )
+
+    service = cached_row(("service", village.id, code), load)
     if service is None:
         abort(404)
     return service
