@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Village
+from app.models import ServiceRequest, Village
 from app.models.profile import Announcement
 from tests.conftest import Auth
 
@@ -122,3 +122,19 @@ def test_a_region_admins_dashboard_is_never_served_to_a_visitor_nor_the_reverse(
     # Nor a form's CSRF token, nor a session: the visitor's page carries none of the admin's.
     assert admin.get_cookie("session").value not in visitor.get("/wilayah/18.09").get_data(as_text=True)
     _close(app)
+
+
+def test_a_notification_sent_keeps_the_caches_but_a_request_filed_empties_them(app, demo):
+    from app.models.notifications import PushSubscription
+
+    cache = app.extensions["balai_data_cache"]
+    before = cache.generation()
+    request_id = db.session.scalar(select(ServiceRequest.id))
+    db.session.add(
+        PushSubscription(request_id=request_id, endpoint="https://push.example/x", p256dh="k", auth="a")
+    )
+    db.session.commit()
+    assert cache.generation() == before  # a broadcast writes thousands of these; no page shows them
+    db.session.scalar(select(ServiceRequest)).purpose = "Diubah"
+    db.session.commit()
+    assert cache.generation() != before
