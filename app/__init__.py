@@ -33,14 +33,17 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
     _register_blueprints(app)
     _register_cli(app)
 
-    from app import caching, errors, limits, pagecache, security, uploads  # noqa: F401  (uploads: its daily sweep joins the job schedule)
+    from app import caching, datacache, errors, health, limits, pagecache, security, transactions, uploads  # noqa: F401  (uploads: its daily sweep joins the job schedule)
 
     errors.init_app(app)
     limits.init_app(app)
     security.init_app(app)
     caching.init_app(app)
+    datacache.init_app(app)
+    transactions.init_app(app)
     _init_template_helpers(app)
-    pagecache.init_app(app)  # last: the outermost WSGI layer
+    pagecache.init_app(app)
+    health.init_app(app)  # last: the outermost WSGI layer
     return app
 
 
@@ -176,14 +179,20 @@ def _asset_url(app: Flask):
     from flask import url_for
 
     hashes: dict[str, str] = {}
+    urls: dict[tuple[str, str], str] = {}  # (script root, file): its URL, built once (6 a page)
 
     def asset(filename: str) -> str:
+        key = (request.script_root if request else "", filename)
+        url = urls.get(key)
+        if url is not None:
+            return url
         digest = hashes.get(filename)
         if digest is None:
             with open(os.path.join(app.static_folder, filename), "rb") as fh:
                 digest = hashlib.sha256(fh.read()).hexdigest()[:10]
             hashes[filename] = digest
-        return url_for("static", filename=filename, v=digest)
+        url = urls[key] = url_for("static", filename=filename, v=digest)
+        return url
 
     return asset
 

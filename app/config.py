@@ -36,7 +36,8 @@ class Config:
     ENV_NAME = "development"
     SECRET_KEY = os.environ.get("SECRET_KEY")
     SQLALCHEMY_DATABASE_URI = _database_url()
-    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    # No ping at every checkout: app/transactions.py pings a connection that sat idle a while.
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
     REDIS_URL = os.environ.get("REDIS_URL") or None
     BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/")
     UPLOAD_DIR = os.environ.get("UPLOAD_DIR") or str(INSTANCE_DIR / "uploads")
@@ -78,6 +79,12 @@ class Config:
     # of data on the same machine drops them at once (app/pagecache.py). 0 turns the cache off.
     PAGE_CACHE_SECONDS = float(os.environ.get("PAGE_CACHE_SECONDS", "15") or 0)
     PAGE_CACHE_ENTRIES = 512
+    # /healthz checks the database and Redis at most this often per process (app/health.py).
+    HEALTH_CHECK_SECONDS = float(os.environ.get("HEALTH_CHECK_SECONDS", "1") or 0)
+    # Data and rendered blocks the same for every visitor (app/datacache.py), dropped at every write:
+    # at once on this machine, within DATA_CACHE_REDIS_SECONDS on another one sharing REDIS_URL.
+    DATA_CACHE_ENTRIES = 1024
+    DATA_CACHE_REDIS_SECONDS = float(os.environ.get("DATA_CACHE_REDIS_SECONDS", "1") or 0)
     # How many reverse proxies (nginx, a load balancer) stand in front of gunicorn; 0 when none.
     PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0") or 0)
     # Test/dev only: let WhatsApp/SMS gateway calls reach loopback (a gateway stand-in on this

@@ -15,7 +15,8 @@ What keeps it correct:
   chooses the language), the Accept-Encoding and Accept-Language headers, every ``HX-*`` header (full
   page or fragment) and the CSS cookie (first visit: CSS inline). A response that varies on anything
   else is not stored.
-- A commit anywhere on this machine (any web process, any worker) empties every cache at once: it
+- A commit anywhere on this machine (any web process, any worker) empties every cache at once
+  (unless all it wrote is in ``UNSHOWN_TABLES``, such as notifications being sent): it
   writes a new stamp into a small file in the instance folder that each process has mapped into
   memory, and an entry is used only while the stamp it was made under still stands. On another
   machine (several web nodes), a change shows within two ``PAGE_CACHE_SECONDS``: when a page
@@ -310,7 +311,24 @@ def init_app(app: Flask) -> None:
 _caches: weakref.WeakSet[PageCache] = weakref.WeakSet()
 
 
+# Rows no shared page shows: a notification sent (a broadcast writes thousands a minute, and must
+# not empty every cache each time), a phone subscribed, a private link, a read of the register.
+UNSHOWN_TABLES = frozenset(
+    {
+        "notifications",
+        "notification_deliveries",
+        "inapp_messages",
+        "push_subscriptions",
+        "private_links",
+        "register_access_log",
+    }
+)
+
+
 def _changed(session, *_):
+    rows = (*session.new, *session.dirty, *session.deleted)
+    if rows and all(getattr(row, "__tablename__", None) in UNSHOWN_TABLES for row in rows):
+        return
     session.info["balai_page_cache_dirty"] = True
 
 
@@ -318,14 +336,23 @@ def _executed(state) -> None:
     # session.execute(update(...)), insert, delete or text(): no flush happens, but data may change.
     # (Never invoke the statement here: the first listener to return a result would silence the
     # others, such as the audit trail's guard against bulk changes.)
-    if not state.is_select:
-        _changed(state.session)
+    if state.is_select:
+        return
+    table = getattr(state.statement, "table", None)  # text() has none: counted as a change
+    if getattr(table, "name", None) not in UNSHOWN_TABLES:
+        state.session.info["balai_page_cache_dirty"] = True
+
+
+# Others that keep what a write makes stale (app/datacache.py) are called at the same moment.
+after_writing_commit: list[Callable[[], None]] = []
 
 
 def _committed(session):
     if session.info.pop("balai_page_cache_dirty", False):
         for cache in list(_caches):
             cache.clear()
+        for callback in after_writing_commit:
+            callback()
 
 
 event.listen(Session, "after_flush", _changed)

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import functools
+
 import qrcode
 import qrcode.constants
 from markupsafe import Markup, escape
 
 
+@functools.lru_cache(maxsize=256)
 def qr_svg(data: str, label: str = "", border: int = 2) -> Markup:
-    """An inline <svg> QR code of ``data``, one path of merged horizontal runs (a few KB at most)."""
+    """An inline <svg> QR code of ``data``, one path of merged horizontal runs (a few KB at most).
+
+    Kept per process by its arguments (a receipt shown again costs a lookup, not ~10 ms of
+    encoding): the same input always makes the same picture, so no one sees another's.
+    """
     qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=border)
     qr.add_data(data)
     qr.make(fit=True)

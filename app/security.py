@@ -97,6 +97,20 @@ class BoundedJSONProvider(DefaultJSONProvider):
             raise ValueError("JSON nested too deeply") from None
 
 
+def security_headers(csp: str = CSP, production: bool = False) -> list[tuple[str, str]]:
+    """The headers every response carries (also /healthz, answered before Flask: app/health.py)."""
+    headers = [
+        ("Content-Security-Policy", csp),
+        ("X-Content-Type-Options", "nosniff"),
+        ("X-Frame-Options", "DENY"),
+        ("Referrer-Policy", "same-origin"),
+        ("Permissions-Policy", "geolocation=(), microphone=(), camera=(self)"),
+    ]
+    if production:
+        headers.append(("Strict-Transport-Security", "max-age=31536000; includeSubDomains"))
+    return headers
+
+
 def init_app(app: Flask) -> None:
     production = app.config["ENV_NAME"] == "production"
     install_log_redaction()
@@ -145,11 +159,6 @@ def init_app(app: Flask) -> None:
     @app.after_request
     def headers(response):
         h = response.headers
-        h.setdefault("Content-Security-Policy", csp)
-        h.setdefault("X-Content-Type-Options", "nosniff")
-        h.setdefault("X-Frame-Options", "DENY")
-        h.setdefault("Referrer-Policy", "same-origin")
-        h.setdefault("Permissions-Policy", "geolocation=(), microphone=(), camera=(self)")
-        if production:
-            h.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        for name, value in security_headers(csp, production):
+            h.setdefault(name, value)
         return response

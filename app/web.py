@@ -7,10 +7,11 @@ from functools import wraps
 from urllib.parse import urlsplit
 
 from flask import abort, current_app, make_response, render_template, request, send_file, session, url_for
+from flask_babel import get_locale
 from flask_login import current_user, login_required
-from sqlalchemy import select
 
 from app.access import can_read_village
+from app.datacache import cached, render_block, render_whole, village_by_slug
 from app.domain.storage import InvalidPhotoName, PhotoStore
 from app.extensions import db
 from app.models import Role, Village
@@ -18,15 +19,43 @@ from app.models import Role, Village
 
 def render(template: str, fragment: str | None = None, status: int = 200, **context):
     """Render the page on a direct hit, and only ``fragment`` (a template) when htmx asks."""
-    partial = bool(
+    body = render_template(fragment if _partial(fragment) else template, **context)
+    response = make_response(body, status)
+    response.vary.add("HX-Request")
+    return response
+
+
+def _partial(fragment: str | None) -> bool:
+    return bool(
         fragment
         and request.headers.get("HX-Request") == "true"
         and request.headers.get("HX-Boosted") != "true"
     )
-    body = render_template(fragment if partial else template, **context)
-    response = make_response(body, status)
-    response.vary.add("HX-Request")
-    return response
+
+
+def render_shared(
+    template: str, key: tuple, context: Callable[[], dict], fragment: str | None = None, **page
+):
+    """render() for a page whose content (or htmx fragment) is the same for every visitor.
+
+    ``context()`` is called, and the content block or fragment rendered, once per change of data
+    (app/datacache.py); the page around it (session, CSRF token, CSS, sign-in) is rendered for each
+    request with ``page``. ``key`` names everything else the content depends on (path values,
+    query arguments); the locale is added here. Never for a view that differs for a signed-in user.
+    """
+    locale = str(get_locale())
+    if _partial(fragment):
+        body = cached(
+            ("fragment", fragment, locale, *key),
+            lambda: render_whole(fragment, context()),
+        )
+        response = make_response(body)
+        response.vary.add("HX-Request")
+        return response
+    content = cached(
+        ("content", template, locale, *key), lambda: render_block(template, "content", context())
+    )
+    return render(template, fragment, cached_content=content, **page)
 
 
 def absolute_url(endpoint: str, **values) -> str:
@@ -35,8 +64,8 @@ def absolute_url(endpoint: str, **values) -> str:
 
 
 def active_village_or_404(slug: str) -> Village:
-    """The active village with this slug, for public pages."""
-    village = db.session.scalar(select(Village).where(Village.slug == slug, Village.active.is_(True)))
+    """The active village with this slug, for public pages (kept per process until data changes)."""
+    village = village_by_slug(slug)
     if village is None:
         abort(404)
     return village

@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.orm import joinedload
 
 from app import events
 from app.domain import states
@@ -138,7 +139,9 @@ def find_by_code(code: str) -> ServiceRequest | None:
 
     Two codes made before look-alikes were avoided could share a key: the exact spelling wins then.
     """
-    rows = db.session.scalars(select(ServiceRequest).where(code_matches(code)).limit(5)).all()
+    # With its village: every page that finds a request by its code shows the village too.
+    query = select(ServiceRequest).options(joinedload(ServiceRequest.village)).where(code_matches(code))
+    rows = db.session.scalars(query.limit(5)).all()
     for req in rows:
         if req.tracking_code == code:
             return req

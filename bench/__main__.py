@@ -1,6 +1,7 @@
 """`make bench`: every bench, each in its own process with a time limit, then one summary table.
 
-Runs this area's benches (page weights, paint, load, Lighthouse) and the other areas' bench scripts found in
+Runs this area's benches (page weights, paint, load, Lighthouse, pages without the page cache
+against a bare Flask page and against commit 2bdf4fb) and the other areas' bench scripts found in
 bench/ (queue, notifications, catalogue, dashboard, population, national). A bench that fails or runs out of time is
 reported and the rest still run. Each writes its JSON to bench/results/.
 
@@ -24,7 +25,7 @@ from pathlib import Path
 from bench.support import RESULTS, ROOT, machine, postgres_reachable, table
 
 BENCH = Path(__file__).resolve().parent
-OURS = ("page_weights", "paint", "load", "lighthouse")
+OURS = ("page_weights", "paint", "load", "lighthouse", "uncached", "uncached_load")
 OTHERS = (
     "queue_bench",
     "notify_bench",
@@ -43,6 +44,8 @@ NATIONAL_SCALE = 0.1
 
 
 def command(name: str, national_scale: float = NATIONAL_SCALE) -> list[str]:
+    if name == "uncached":  # before/after: the commit issue 17 measured from, then this one
+        return [sys.executable, "-m", "bench.uncached", "--old", "2bdf4fb"]
     if name in OURS:
         return [sys.executable, "-m", f"bench.{name}"]
     if name == "national":
@@ -131,6 +134,16 @@ def summary_rows() -> list[list]:
                     r["status"],
                 ]
             )
+    uncached = _load("uncached")
+    if uncached:
+        for r in uncached["pages"]:
+            figure = f"{r['ms']} ms, {r['x_bare']}x bare Flask ({uncached['bare_ms']} ms), {r['sql']} SQL"
+            rows.append(["uncached", r["page"], figure, f"{r['status']} ({r['target']})"])
+    uncached_load = _load("uncached_load")
+    if uncached_load:
+        for r in uncached_load["rows"]:
+            figure = f"{r['new']['rps']} req/s vs {r['old']['rps']} at {uncached_load['old_commit']}: {r['x_old']}x"
+            rows.append(["wrk, cache off", r["page"], figure, r["status"]])
     notify = _load("notify")
     if notify and notify.get("messages_per_second") is not None:
         figure = f"{notify['messages_per_second']} messages/s, {notify.get('sql_statements_per_message', '?')} SQL each"

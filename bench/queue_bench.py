@@ -35,7 +35,7 @@ from sqlalchemy import insert, select, text  # noqa: E402
 from app import create_app  # noqa: E402
 from app.config import TestConfig  # noqa: E402
 from app.domain import states  # noqa: E402
-from app.domain.tracking import new_tracking_code  # noqa: E402
+from app.domain.tracking import new_tracking_code, tracking_key  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.models import Role, Service, ServiceRequest, User  # noqa: E402
 
@@ -114,6 +114,7 @@ def fill(rows: int) -> tuple[int, str]:
                 "village_id": village.id,
                 "service_id": services[i % len(services)].id,
                 "tracking_code": code,
+                "tracking_key": tracking_key(code),
                 "status": status,
                 "version": 1,
                 "nik": nik,

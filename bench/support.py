@@ -136,6 +136,8 @@ class Server:
     facts: dict = field(default_factory=dict)
     process: subprocess.Popen | None = None
     folder: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="balai-bench-")))
+    root: Path = ROOT  # the checkout served (bench/uncached_load.py serves an older commit beside this one)
+    extra_env: dict = field(default_factory=dict)
 
     def env(self) -> dict:
         env = dict(os.environ)
@@ -145,17 +147,18 @@ class Server:
             DATABASE_URL=self.database_url,
             SECRET_KEY="bench-secret-key-long-enough-for-the-production-check",
             UPLOAD_DIR=str(self.folder / "uploads"),
-            PYTHONPATH=str(ROOT),
+            PYTHONPATH=str(self.root),
         )
         env.pop("REDIS_URL", None)
         # Rate limits are counted in Redis in production; fall back to memory when there is none.
         env["RATELIMIT_STORAGE_URI"] = REDIS_URL if redis_reachable() else "memory://"
+        env.update(self.extra_env)
         return env
 
     def seed(self) -> dict:
         done = subprocess.run(
             [PYTHON, "-c", _SEED, DEMO_PASSWORD],
-            cwd=ROOT,
+            cwd=self.root,
             env=self.env(),
             capture_output=True,
             text=True,
@@ -183,7 +186,7 @@ class Server:
                 "warning",
                 "wsgi:app",
             ],
-            cwd=ROOT,
+            cwd=self.root,
             env=self.env(),
             stdout=subprocess.DEVNULL,
             stderr=open(self.folder / "gunicorn.log", "wb"),  # noqa: SIM115  (closed with the process)
@@ -253,18 +256,7 @@ def submit_complaint(base_url: str, slug: str, code: str) -> tuple[str | None, s
     jar: dict[str, str] = {}
     page = get(base_url, f"/desa/{slug}/layanan/{code}")
     _cookie(page, jar)
-    html = page.body.decode()
-    fields = {
-        "csrf_token": _input_value(html, "csrf_token"),
-        "idempotency_key": _input_value(html, "idempotency_key"),
-        "nik": NIK,
-        "name": "Siti Wulandari",
-        "phone": PHONE,
-        "purpose": "Jalan berlubang di dusun 2",
-        "d_kategori": "Jalan dan jembatan",
-        "d_lokasi": "Dekat pos ronda",
-        "step": "send",
-    }
+    fields = complaint_fields(page.body.decode())
     cookie = "; ".join(f"{k}={v}" for k, v in jar.items())
     sent = get(
         base_url,
@@ -279,7 +271,22 @@ def submit_complaint(base_url: str, slug: str, code: str) -> tuple[str | None, s
     return (match.group(1) if match else None), "; ".join(f"{k}={v}" for k, v in jar.items())
 
 
-def _input_value(html: str, name: str) -> str:
+def complaint_fields(html: str) -> dict:
+    """What a resident fills in a complaint form (``html``, the form page), ready to send."""
+    return {
+        "csrf_token": input_value(html, "csrf_token"),
+        "idempotency_key": input_value(html, "idempotency_key"),
+        "nik": NIK,
+        "name": "Siti Wulandari",
+        "phone": PHONE,
+        "purpose": "Jalan berlubang di dusun 2",
+        "d_kategori": "Jalan dan jembatan",
+        "d_lokasi": "Dekat pos ronda",
+        "step": "send",
+    }
+
+
+def input_value(html: str, name: str) -> str:
     match = re.search(rf'name="{name}"[^>]*value="([^"]*)"', html) or re.search(
         rf'value="([^"]*)"[^>]*name="{name}"', html
     )

@@ -81,6 +81,9 @@ def app(_app):
     page_cache = _app.extensions.get("balai_page_cache")
     if page_cache is not None:
         page_cache.clear()  # tables are emptied and refilled without the ORM, which would clear it
+    data_cache = _app.extensions.get("balai_data_cache")
+    if data_cache is not None:
+        data_cache.bump()  # likewise (app/datacache.py)
     with _app.app_context():
         yield _app
         db.session.rollback()

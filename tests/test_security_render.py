@@ -57,6 +57,7 @@ GETTEXT_BY_KEY = {"app/i18n.py": "translates entries of module-level msgid table
 MARKUP_ALLOWED = {
     "app/caching.py": "inline_css(): the app's own stylesheet, read from static/ at startup",
     "app/qr.py": "qr_svg(): numbers and escape()d text only",
+    "app/datacache.py": "render_block()/render_whole(): the output of our own autoescaped templates, kept",
 }
 # Templates Flask does not autoescape (by extension), and what they may print.
 NOT_AUTOESCAPED = {"pwa/sw.js": "prints only asset() and url_for() URLs and the app version"}

@@ -18,7 +18,7 @@ from app.models import Village
 from app.models.bumdes import CATEGORIES, Bumdes, Order, Product, ProductPhoto
 from app.pagecache import shared
 from app.web import absolute_url as absolute
-from app.web import active_village_or_404, render, send_stored_photo
+from app.web import active_village_or_404, render, render_shared, send_stored_photo
 
 ORDER_RATE_LIMIT = "5 per minute;20 per hour"
 ORDERS_KEPT = 10  # orders a browser session may reopen (its confirmation pages)
@@ -41,41 +41,50 @@ def product_photo_url(photo: ProductPhoto, size: int = 320) -> str:
 @bp.route("/produk")
 @shared
 def catalogue():
-    filters = catalog.Filters.parse(request.args)
-    page = catalog.search(filters)
-    return render(
-        "bumdes/catalogue.html",
-        fragment="bumdes/_cards.html" if filters.after else "bumdes/_results.html",
-        page=page,
-        filters=filters,
-        categories=translated(CATEGORIES).items(),
-        regions=[] if request.headers.get("HX-Request") else catalog.region_choices(),
-        more_url=_more_url(page, "bumdes.catalogue"),
-    )
+    # The same for every visitor asking with the same arguments: rendered once per change of data.
+    key = (tuple(sorted(request.args.items(multi=True))), bool(request.headers.get("HX-Request")))
+
+    def context() -> dict:
+        filters = catalog.Filters.parse(request.args)
+        page = catalog.search(filters)
+        return {
+            "page": page,
+            "filters": filters,
+            "categories": translated(CATEGORIES).items(),
+            "regions": [] if request.headers.get("HX-Request") else catalog.region_choices(),
+            "more_url": _more_url(page, "bumdes.catalogue"),
+        }
+
+    fragment = "bumdes/_cards.html" if request.args.get("after") else "bumdes/_results.html"
+    return render_shared("bumdes/catalogue.html", key, context, fragment=fragment)
 
 
 @bp.route("/desa/<slug>/produk")
 @shared
 def shop(slug: str):
     village = active_village_or_404(slug)
-    filters = catalog.Filters.parse(request.args)
-    filters = catalog.Filters(q=filters.q, category=filters.category, sort=filters.sort, after=filters.after)
-    page = catalog.search(filters, village_id=village.id)
-    enterprises = db.session.scalars(
-        select(Bumdes)
-        .where(Bumdes.id.in_(catalog.serving_bumdes_ids(village.id)), Bumdes.active.is_(True))
-        .order_by(Bumdes.name)
-    ).all()
-    return render(
-        "bumdes/shop.html",
-        fragment="bumdes/_cards.html" if filters.after else "bumdes/_results.html",
-        village=village,
-        enterprises=enterprises,
-        page=page,
-        filters=filters,
-        categories=translated(CATEGORIES).items(),
-        more_url=_more_url(page, "bumdes.shop", slug=village.slug),
-    )
+    key = (village.id, tuple(sorted(request.args.items(multi=True))))
+
+    def context() -> dict:
+        parsed = catalog.Filters.parse(request.args)
+        filters = catalog.Filters(q=parsed.q, category=parsed.category, sort=parsed.sort, after=parsed.after)
+        page = catalog.search(filters, village_id=village.id)
+        enterprises = db.session.scalars(
+            select(Bumdes)
+            .where(Bumdes.id.in_(catalog.serving_bumdes_ids(village.id)), Bumdes.active.is_(True))
+            .order_by(Bumdes.name)
+        ).all()
+        return {
+            "village": village,
+            "enterprises": enterprises,
+            "page": page,
+            "filters": filters,
+            "categories": translated(CATEGORIES).items(),
+            "more_url": _more_url(page, "bumdes.shop", slug=village.slug),
+        }
+
+    fragment = "bumdes/_cards.html" if request.args.get("after") else "bumdes/_results.html"
+    return render_shared("bumdes/shop.html", key, context, fragment=fragment, village=village)
 
 
 def _more_url(page: catalog.Page, endpoint: str, **values) -> str | None:

@@ -19,6 +19,7 @@ from app.dashboards.forms import (
     ProfileForm,
     ProjectForm,
 )
+from app.datacache import cached
 from app.domain import states
 from app.domain.errors import DomainError
 from app.domain.photos import make_thumbnail, process_photo
@@ -42,7 +43,14 @@ from app.models.profile import (
 from app.pagecache import shared
 from app.regions import names_of, with_ancestors
 from app.stats import figures, population
-from app.web import active_village_or_404, render, roles_required, send_stored_photo, village_row_or_404
+from app.web import (
+    active_village_or_404,
+    render,
+    render_shared,
+    roles_required,
+    send_stored_photo,
+    village_row_or_404,
+)
 from app.workflow import local_today
 
 # --- public: the village's home ----------------------------------------------------------------
@@ -52,6 +60,18 @@ from app.workflow import local_today
 @shared
 def profile(slug: str):
     village = active_village_or_404(slug)
+    year = request.args.get("tahun", type=int)
+    # Who is at the balai and whether it is open follow the clock: at most a minute old.
+    minute = attendance.local(attendance.utcnow()).strftime("%Y-%m-%d %H:%M")
+    return render_shared(
+        "dashboards/profile.html",
+        (village.id, year, minute),
+        lambda: _profile_context(village, year),
+        village=village,
+    )
+
+
+def _profile_context(village: Village, year: int | None) -> dict:
     profile = db.session.get(VillageProfile, village.id)
     today = local_today()
     names = names_of(with_ancestors([village.region.parent_code]))
@@ -67,21 +87,19 @@ def profile(slug: str):
         .order_by(Project.year.desc(), Project.id.desc())
         .limit(10)
     ).all()
-    budget = _budget(village, request.args.get("tahun", type=int))
     board = figures.dashboard(village.region_code, figures.period_for("12-bulan", today), today)
-    return render(
-        "dashboards/profile.html",
-        village=village,
-        profile=profile,
-        names=names,
-        announcements=announcements,
-        projects=projects,
-        budget=budget,
-        board=board,
-        has_products=_has_rule("/desa/<slug>/produk"),
-        office=attendance.office_now(village.id),
-        status_chart=_status_chart(board.total) if board else None,
-    )
+    return {
+        "village": village,
+        "profile": profile,
+        "names": names,
+        "announcements": announcements,
+        "projects": projects,
+        "budget": _budget(village, year),
+        "board": board,
+        "has_products": _has_rule("/desa/<slug>/produk"),
+        "office": attendance.office_now(village.id),
+        "status_chart": _status_chart(board.total) if board else None,
+    }
 
 
 def _has_rule(rule: str) -> bool:
@@ -165,16 +183,18 @@ def _status_chart(row: figures.Row) -> charts.Chart:
 def announcements(slug: str):
     village = active_village_or_404(slug)
     page = max(request.args.get("halaman", 1, type=int), 1)
-    items = db.session.scalars(
-        select(Announcement)
-        .where(Announcement.village_id == village.id)
-        .order_by(Announcement.published_at.desc(), Announcement.id.desc())
-        .offset((page - 1) * 20)
-        .limit(21)
-    ).all()
-    return render(
-        "dashboards/announcements.html", village=village, items=items[:20], page=page, more=len(items) > 20
-    )
+
+    def context() -> dict:
+        items = db.session.scalars(
+            select(Announcement)
+            .where(Announcement.village_id == village.id)
+            .order_by(Announcement.published_at.desc(), Announcement.id.desc())
+            .offset((page - 1) * 20)
+            .limit(21)
+        ).all()
+        return {"village": village, "items": items[:20], "page": page, "more": len(items) > 20}
+
+    return render_shared("dashboards/announcements.html", (village.id, page), context, village=village)
 
 
 @bp.route("/desa/<slug>/pengumuman/<int:announcement_id>")
@@ -214,13 +234,11 @@ def regions():
         .group_by(province)
         .subquery()
     )
-    provinces = db.session.execute(
-        select(Region.code, Region.name, counts.c.villages)
-        .join(counts, counts.c.code == Region.code)
-        .where(Region.level == 1)
-        .order_by(Region.name)
-    ).all()
-    return render("dashboards/regions.html", provinces=provinces)
+    provinces = select(Region.code, Region.name, counts.c.villages).join(counts, counts.c.code == Region.code)
+    query = provinces.where(Region.level == 1).order_by(Region.name)
+    return render_shared(
+        "dashboards/regions.html", (), lambda: {"provinces": db.session.execute(query).all()}
+    )
 
 
 def _board_or_404(code: str) -> figures.Dashboard:
@@ -233,6 +251,23 @@ def _board_or_404(code: str) -> figures.Dashboard:
 
 @bp.route("/wilayah/<code>")
 def region(code: str):
+    may_rank = _may_rank(code) and code.count(".") <= 2  # province, kabupaten, kecamatan
+    if may_rank:  # a region admin sees more than anyone: never from the cache
+        context = _region_context(code, may_rank)
+        return render("dashboards/region.html", fragment="dashboards/_region_table.html", **context)
+    # The same for every other visitor with the same address, once per change of data and per day.
+    key = (code, local_today(), tuple(sorted(request.args.items(multi=True))))
+    name = cached(("region-name", code), lambda: names_of([code]).get(code))
+    return render_shared(
+        "dashboards/region.html",
+        key,
+        lambda: _region_context(code, may_rank),
+        fragment="dashboards/_region_table.html",
+        region_name=name,
+    )
+
+
+def _region_context(code: str, may_rank: bool) -> dict:
     board = _board_or_404(code)
     sort = request.args.get("urut", "name")
     sort = sort if sort in figures.SORT_KEYS else "name"
@@ -242,21 +277,20 @@ def region(code: str):
         _("Permohonan menurut layanan"),
         [(r.name, r.submitted, str(r.submitted), "") for r in board.services[:8]],
     )
-    return render(
-        "dashboards/region.html",
-        fragment="dashboards/_region_table.html",
-        pv=population.view(code, local_today(), summary=True),
-        source_labels=translated(population.SOURCE_LABELS),
-        board=board,
-        rows=rows,
-        sort=sort,
-        descending=descending,
-        periods=translated(figures.PERIODS),
-        child_label=coded(figures.CHILD_LABELS, board.region.level),
-        status_chart=_status_chart(board.total),
-        service_chart=service_chart,
-        may_rank=_may_rank(board.region.code) and board.region.level <= 3,
-    )
+    return {
+        "region_name": board.region.name,
+        "pv": population.view(code, local_today(), summary=True),
+        "source_labels": translated(population.SOURCE_LABELS),
+        "board": board,
+        "rows": rows,
+        "sort": sort,
+        "descending": descending,
+        "periods": translated(figures.PERIODS),
+        "child_label": coded(figures.CHILD_LABELS, board.region.level),
+        "status_chart": _status_chart(board.total),
+        "service_chart": service_chart,
+        "may_rank": may_rank,
+    }
 
 
 def _may_rank(code: str) -> bool:

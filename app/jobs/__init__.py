@@ -247,7 +247,7 @@ def run_worker(
                     if watchdog is not None:
                         watchdog.disarm()
                     # Back to the pool, rolled back; a connection a timeout left half-way through
-                    # a query fails that reset and is thrown away (and pool_pre_ping checks the rest).
+                    # a query fails that reset and is thrown away (and a connection idle for a while is pinged at checkout: app/transactions.py).
                     db.session.remove()
 
     for module in PRELOAD:

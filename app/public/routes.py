@@ -8,24 +8,21 @@ from app.models import Village
 from app.pagecache import shared
 from app.public import bp
 from app.regions import names_of, with_ancestors
-from app.web import active_village_or_404, render
+from app.web import active_village_or_404, render_shared
 
 
 @bp.route("/")
 @shared
 def home():
     q = (request.args.get("q") or "").strip()[:100]
-    words = query_words(q)
-    villages = find_villages(words)
-    names = names_of(with_ancestors(v.region.parent_code for v in villages))
-    return render(
-        "public/home.html",
-        fragment="public/_villages.html",
-        villages=villages,
-        names=names,
-        q=q,
-        searched=bool(words),
-    )
+
+    def context() -> dict:
+        words = query_words(q)
+        villages = find_villages(words)
+        names = names_of(with_ancestors(v.region.parent_code for v in villages))
+        return {"villages": villages, "names": names, "q": q, "searched": bool(words)}
+
+    return render_shared("public/home.html", (q,), context, fragment="public/_villages.html", q=q)
 
 
 def find_villages(words: list[str], limit: int = 50) -> list[Village]:

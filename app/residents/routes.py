@@ -9,11 +9,14 @@ from flask import abort, current_app, flash, g, make_response, redirect, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app import attendance, events, limits, models, workflow
 from app.access import can_work_request, village_desk
+from app.datacache import cached, cached_row, render_block
 from app.domain import states
 from app.domain.errors import DomainError
 from app.domain.nik import mask_nik, parse_nik
@@ -36,7 +39,7 @@ from app.residents.forms import (
     request_form,
     service_data,
 )
-from app.web import active_village_or_404, render, submitted_here
+from app.web import active_village_or_404, render, render_shared, submitted_here
 
 QUEUE_WORKING = (states.DIAJUKAN, states.DIVERIFIKASI, states.DIPROSES)
 QUEUE_SHOWN = 40
@@ -75,20 +78,27 @@ def _not_modified(etag: str):
 @shared
 def services(slug: str):
     village = active_village_or_404(slug)
-    rows = db.session.scalars(
-        select(Service)
-        .where(Service.village_id == village.id, Service.active.is_(True))
-        .order_by(Service.position, Service.id)
-    ).all()
-    return render("residents/services.html", village=village, services=rows)
+
+    def context() -> dict:
+        rows = db.session.scalars(
+            select(Service)
+            .where(Service.village_id == village.id, Service.active.is_(True))
+            .order_by(Service.position, Service.id)
+        ).all()
+        return {"village": village, "services": rows}
+
+    return render_shared("residents/services.html", (village.id,), context, village=village)
 
 
 def _service_or_404(village: Village, code: str) -> Service:
-    service = db.session.scalar(
-        select(Service).where(
-            Service.village_id == village.id, Service.code == code, Service.active.is_(True)
+    def load():
+        return db.session.scalar(
+            select(Service).where(
+                Service.village_id == village.id, Service.code == code, Service.active.is_(True)
+            )
         )
-    )
+
+    service = cached_row(("service", village.id, code), load)
     if service is None:
         abort(404)
     return service
@@ -107,6 +117,35 @@ def _form_page(village, service, form, photos, status=200, error=None, sent=None
         sent=sent,
         max_photo_bytes=current_app.config["MAX_PHOTO_BYTES"],
     )
+
+
+# Stand-ins for a blank form's two tokens while it is rendered once for everyone; each page gets its own.
+_CSRF_SLOT = "balai-csrf-" + secrets.token_hex(8)
+_KEY_SLOT = "balai-key-" + secrets.token_hex(8)
+
+
+def _blank_form_page(village: Village, service: Service):
+    """A service's empty form: rendered once per change of data, then given this visitor's CSRF token
+    and a fresh idempotency key (the form and its labels are the same for everyone)."""
+
+    def blank() -> Markup:
+        form = request_form(service, formdata=None, idempotency_key=_KEY_SLOT)
+        field = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+        had = g.pop(field, None)
+        setattr(g, field, _CSRF_SLOT)  # what Flask-WTF's generate_csrf() answers while it is set
+        try:
+            context = {"village": village, "service": service, "form": form, "photos": {}, "sent": None}
+            context["max_photo_bytes"] = current_app.config["MAX_PHOTO_BYTES"]
+            return render_block("residents/form.html", "content", context)
+        finally:
+            g.pop(field, None)
+            if had is not None:
+                setattr(g, field, had)
+
+    content = cached(("blank-form", str(get_locale()), service.id), blank)
+    # Markup.replace escapes what it puts in (URL-safe tokens: unchanged).
+    own = content.replace(_CSRF_SLOT, generate_csrf()).replace(_KEY_SLOT, secrets.token_urlsafe(24))
+    return render("residents/form.html", cached_content=own, village=village, service=service)
 
 
 @bp.route("/desa/<slug>/layanan/<code>", methods=["GET", "POST"])
@@ -139,8 +178,10 @@ def request_service(slug: str, code: str):
                 return _no_store(render("residents/sent.html", village=village, service=service, code=sent))
             form, photos = checks.restore(checking, service)
             return _no_store(_check_page(village, service, form, photos))
+        if checking is None and not _is_htmx():
+            # A cached copy would carry an old idempotency key and turn a new request into a replay.
+            return _no_store(_blank_form_page(village, service))
         form = request_form(service, formdata=None, idempotency_key=secrets.token_urlsafe(24))
-        # A cached copy would carry an old idempotency key and turn a new request into a replay.
         return _no_store(_form_page(village, service, form, {}, sent=sent))
 
     sent = limits.sent_before()

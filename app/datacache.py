@@ -1,0 +1,216 @@
+"""Per-process caches of data and rendered blocks that are the same for every visitor, dropped by any write.
+
+The page cache (app/pagecache.py) only serves visitors without a session; everyone else, and every
+miss, pays for the village looked up by its slug, the region names, the figures and the rendering
+of blocks that do not depend on who asks. Those are kept here, per web process, under a
+*generation*: a value that changes at every commit that wrote something, in any process.
+
+- On one machine it is a stamp of 8 bytes in the instance folder, mapped into memory by every
+  process (web workers, job workers) and rewritten at each such commit: every process sees the
+  change on its next request, for the price of reading 8 bytes of memory.
+- With Redis (``REDIS_URL``, production, possibly several web machines) a Redis counter is part of
+  the generation too: a commit that wrote increments it, and each process reads it at most every
+  ``DATA_CACHE_REDIS_SECONDS`` (1 s; 0 reads it on every request that uses the cache). A change
+  made on another machine shows there within that second; on the same machine, at once. (A Redis
+  round trip on every request cost more than the lookups it saved on a busy 2-core machine.)
+- When neither answers (Redis down), nothing is cached: values are computed afresh.
+
+An entry is used only while the generation it was made under still stands, so a value computed
+while a write was committing is stored under the old generation and never served after it.
+Values are shared between threads: only immutable ones (strings, Markup, tuples) and detached ORM
+rows that callers merge into their own session (:func:`village_by_slug`) are stored. Nothing that
+depends on the user (session, CSRF token, sign-in, an official's view) is ever cached here: keys
+name the page's public inputs only, and callers do not cache for signed-in users.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask, current_app, g, has_app_context, has_request_context
+from markupsafe import Markup
+
+from app import pagecache
+from app.pagecache import _map_stamp
+
+log = logging.getLogger(__name__)
+REDIS_KEY = "balai:data-generation"
+_UNSET = object()
+
+
+class DataCache:
+    """The values of one app in one process, and the generation they belong to."""
+
+    def __init__(self, redis_url: str | None, stamp_path: str, entries: int, redis_seconds: float = 1.0):
+        self.max_entries = entries
+        self.redis_seconds = redis_seconds
+        self._entries: OrderedDict[tuple, tuple[object, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._stamp = _map_stamp(stamp_path)
+        self._redis = None
+        self._remote: tuple[bytes, float] = (b"", float("-inf"))  # Redis's counter, and when it was read
+        if redis_url:
+            from redis import Redis
+
+            self._redis = Redis.from_url(redis_url, socket_timeout=1, socket_connect_timeout=1)
+            self.redis_key = os.environ.get("RATELIMIT_KEY_PREFIX", "") + REDIS_KEY
+
+    def generation(self) -> object | None:
+        """The current generation, or None when it cannot be known (then nothing is cached)."""
+        local = bytes(self._stamp[:8])
+        if self._redis is None:
+            return local
+        value, read_at = self._remote
+        now = time.monotonic()
+        if now - read_at >= self.redis_seconds:
+            from redis.exceptions import RedisError
+
+            try:
+                value = self._redis.get(self.redis_key) or b"0"
+            except RedisError as exc:
+                log.warning("data cache: Redis unreachable (%s); not caching", type(exc).__name__)
+                return None
+            self._remote = (value, now)
+        return local + b":" + value
+
+    def bump(self) -> object | None:
+        """Data changed: a new generation for every process; returns it."""
+        with self._lock:
+            self._entries.clear()
+            self._stamp[:8] = os.urandom(8)
+        if self._redis is None:
+            return bytes(self._stamp[:8])
+        from redis.exceptions import RedisError
+
+        try:
+            value = str(self._redis.incr(self.redis_key)).encode()
+        except RedisError as exc:
+            log.warning("data cache: could not bump the generation in Redis (%s)", type(exc).__name__)
+            return None
+        self._remote = (value, time.monotonic())
+        return bytes(self._stamp[:8]) + b":" + value
+
+    def get(self, key: tuple, generation: object) -> Any:
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] == generation:
+            return entry[1]
+        return _UNSET
+
+    def put(self, key: tuple, generation: object, value: Any) -> None:
+        with self._lock:
+            self._entries[key] = (generation, value)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+
+def _cache() -> DataCache | None:
+    return current_app.extensions.get("balai_data_cache") if has_app_context() else None
+
+
+def _request_generation(cache: DataCache) -> object | None:
+    """Read once per request: every value a page uses comes from the same generation."""
+    generation = g.get("balai_generation", _UNSET)
+    if generation is _UNSET:
+        generation = g.balai_generation = cache.generation()
+    return generation
+
+
+def cached(key: tuple, compute: Callable[[], Any]) -> Any:
+    """``compute()``, kept in this process until the next write anywhere; only inside a request."""
+    cache = _cache()
+    if cache is None or not has_request_context():
+        return compute()
+    generation = _request_generation(cache)
+    if generation is None:
+        return compute()
+    value = cache.get(key, generation)
+    if value is _UNSET:
+        value = compute()
+        cache.put(key, generation, value)
+    return value
+
+
+def render_whole(template: str, context: dict) -> Markup:
+    """A template (an htmx fragment) rendered as markup to keep, as render_template() renders it."""
+    from flask import render_template
+
+    return Markup(render_template(template, **context))  # noqa: S704  (our own autoescaped template's output)
+
+
+def render_block(template: str, block: str, context: dict) -> Markup:
+    """One block of a template rendered alone, with the same globals and imports a page gets."""
+    app = current_app._get_current_object()
+    tpl = app.jinja_env.get_template(template)
+    ctx = dict(context)
+    app.update_template_context(ctx)
+    jinja_context = tpl.new_context(ctx)
+    # The template's top level first (its imports and sets, which the block may use); only on a miss.
+    for _chunk in tpl.root_render_func(jinja_context):
+        pass
+    return Markup("".join(tpl.blocks[block](jinja_context)))  # noqa: S704  (our own template's output)
+
+
+def cached_row(key: tuple, load: Callable[[], Any], *related: str):
+    """The ORM row ``load()`` finds (or None), kept detached and merged into this request's session
+    without a query while nothing changed. ``related``: eagerly loaded relationships kept with it."""
+    from app.extensions import db
+
+    if _cache() is None or not has_request_context():
+        return load()
+
+    def detached():
+        row = load()
+        if row is not None:
+            for name in related:
+                other = getattr(row, name)
+                if other is not None and other in db.session:
+                    db.session.expunge(other)
+            db.session.expunge(row)
+        return row
+
+    found = cached(("row", *key), detached)
+    return None if found is None else db.session.merge(found, load=False)
+
+
+def village_by_slug(slug: str):
+    """The active village with this slug (with its region), or None."""
+    from sqlalchemy import select
+
+    from app.extensions import db
+    from app.models import Village
+
+    def load():  # the query is built only on a miss: building it costs as much as the lookup
+        return db.session.scalar(select(Village).where(Village.slug == slug, Village.active.is_(True)))
+
+    return cached_row(("village", slug), load, "region")
+
+
+# --- invalidation: a commit that wrote anything makes a new generation -----------------------------
+
+
+def _committed() -> None:
+    cache = _cache()
+    if cache is None:
+        return
+    generation = cache.bump()
+    if has_request_context():
+        g.balai_generation = generation  # this request's later reads see its own write
+
+
+pagecache.after_writing_commit.append(_committed)
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["balai_data_cache"] = DataCache(
+        app.config.get("REDIS_URL"),
+        app.config.get("DATA_CACHE_STAMP") or os.path.join(app.instance_path, "data-cache.stamp"),
+        int(app.config.get("DATA_CACHE_ENTRIES", 1024)),
+        float(app.config.get("DATA_CACHE_REDIS_SECONDS", 1.0)),
+    )

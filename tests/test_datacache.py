@@ -1,0 +1,140 @@
+"""The per-process data cache (app/datacache.py): a change shows at once, here and in other processes,
+and nothing one visitor sees is served to another who may see less or more."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import ServiceRequest, Village
+from app.models.profile import Announcement
+from tests.conftest import Auth
+
+
+def _instance(redis_url: str | None = None, stamp: str | None = None):
+    """Another web process of the same deployment: same database (and Redis), no page cache.
+
+    With ``stamp`` it keeps its own stamp file, as a process on another machine would, and reads
+    Redis on every request: only Redis can tell it of a change.
+    """
+    from app import create_app
+    from tests.conftest import Config
+
+    class Process(Config):
+        PAGE_CACHE_SECONDS = 0
+        REDIS_URL = redis_url
+        DATA_CACHE_STAMP = stamp
+        DATA_CACHE_REDIS_SECONDS = 0
+
+    return create_app(Process)
+
+
+def _announce(app, title: str) -> None:
+    with app.app_context():
+        village = db.session.scalar(select(Village).where(Village.slug == "hanura"))
+        db.session.add(Announcement(village_id=village.id, title=title, body="Kerja bakti"))
+        db.session.commit()
+
+
+def _rename(app, name: str) -> None:
+    with app.app_context():
+        village = db.session.scalar(select(Village).where(Village.slug == "hanura"))
+        village.name = name
+        db.session.commit()
+
+
+def _home(app) -> str:
+    response = app.test_client().get("/desa/hanura/")
+    assert response.status_code == 200
+    return response.get_data(as_text=True)
+
+
+@pytest.fixture(params=["one machine", "two machines and Redis"])
+def processes(request, demo, tmp_path):
+    """Two web processes: on one machine (the instance folder's stamp), or on two sharing Redis."""
+    if request.param == "one machine":
+        apps = (_instance(), _instance())
+    else:
+        redis_url = request.getfixturevalue("redis_url")
+        apps = (
+            _instance(redis_url, str(tmp_path / "a.stamp")),
+            _instance(redis_url, str(tmp_path / "b.stamp")),
+        )
+    yield apps
+    _close(*apps)
+
+
+def _close(*apps) -> None:
+    for app in apps:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+def test_a_change_in_the_same_process_shows_on_the_next_page(processes):
+    here, _there = processes
+    assert "Gotong royong hari Minggu" not in _home(here)
+    _home(here)  # cached now
+    _announce(here, "Gotong royong hari Minggu")
+    assert "Gotong royong hari Minggu" in _home(here)
+
+
+def test_a_change_in_another_process_shows_on_the_next_page(processes):
+    here, there = processes
+    _home(here)  # cached now
+    _announce(there, "Posyandu pindah ke balai")
+    assert "Posyandu pindah ke balai" in _home(here)
+    _rename(there, "Hanura Baru")  # the village found by its slug is cached too
+    assert "Hanura Baru" in _home(here)
+
+
+def test_a_deactivated_village_is_gone_everywhere_at_once(processes):
+    here, there = processes
+    _home(here)
+    with there.app_context():
+        db.session.scalar(select(Village).where(Village.slug == "hanura")).active = False
+        db.session.commit()
+    assert here.test_client().get("/desa/hanura/").status_code == 404
+
+
+def test_region_dashboards_follow_the_data_they_count(processes):
+    here, there = processes
+    client = here.test_client()
+    client.get("/wilayah/18.09.10")  # the first visit inlines the CSS; later ones link it
+    before = client.get("/wilayah/18.09.10").get_data(as_text=True)
+    assert client.get("/wilayah/18.09.10").get_data(as_text=True) == before
+    with there.app_context():
+        db.session.scalar(select(Village).where(Village.slug == "hanura")).active = False
+        db.session.commit()
+    assert client.get("/wilayah/18.09.10").get_data(as_text=True) != before
+
+
+def test_a_region_admins_dashboard_is_never_served_to_a_visitor_nor_the_reverse(demo):
+    app = _instance()
+    visitor = app.test_client()
+    admin = app.test_client()
+    Auth(admin).login("pesawaran@balai.test")
+    anonymous_first = visitor.get("/wilayah/18.09").get_data(as_text=True)
+    assert "Calon lokasi Smart Village" not in anonymous_first
+    assert "Calon lokasi Smart Village" in admin.get("/wilayah/18.09").get_data(as_text=True)
+    assert "Calon lokasi Smart Village" not in visitor.get("/wilayah/18.09").get_data(as_text=True)
+    # Nor a form's CSRF token, nor a session: the visitor's page carries none of the admin's.
+    assert admin.get_cookie("session").value not in visitor.get("/wilayah/18.09").get_data(as_text=True)
+    _close(app)
+
+
+def test_a_notification_sent_keeps_the_caches_but_a_request_filed_empties_them(app, demo):
+    from app.models.notifications import PushSubscription
+
+    cache = app.extensions["balai_data_cache"]
+    before = cache.generation()
+    request_id = db.session.scalar(select(ServiceRequest.id))
+    db.session.add(
+        PushSubscription(request_id=request_id, endpoint="https://push.example/x", p256dh="k", auth="a")
+    )
+    db.session.commit()
+    assert cache.generation() == before  # a broadcast writes thousands of these; no page shows them
+    db.session.scalar(select(ServiceRequest)).purpose = "Diubah"
+    db.session.commit()
+    assert cache.generation() != before
