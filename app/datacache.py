@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import threading
 import time
 from collections import OrderedDict
@@ -134,6 +135,40 @@ def cached(key: tuple, compute: Callable[[], Any]) -> Any:
     if value is _UNSET:
         value = compute()
         cache.put(key, generation, value)
+    return value
+
+
+# Stands in for the CSRF token while markup kept for everyone is rendered; each page gets its own.
+CSRF_SLOT = "balai-csrf-" + secrets.token_hex(8)
+
+
+def cached_markup(key: tuple, make: Callable[[], Any]) -> Any:
+    """Markup rendered once per change of data for every visitor, with this visitor's CSRF token.
+
+    A form inside it takes its token when it is built, so ``make()`` runs with a stand-in token
+    (Flask-WTF's generate_csrf() answers what ``g`` holds): the kept copy never carries the token of
+    the visitor who happened to fill the cache, and each page gets its own (creating a session only
+    when the markup has a form).
+    """
+
+    def render() -> Any:
+        from flask import g
+
+        field = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+        had = g.pop(field, None)
+        setattr(g, field, CSRF_SLOT)
+        try:
+            return make()
+        finally:
+            g.pop(field, None)
+            if had is not None:
+                setattr(g, field, had)
+
+    value = cached(key, render)
+    if CSRF_SLOT in value:
+        from flask_wtf.csrf import generate_csrf
+
+        value = value.replace(CSRF_SLOT, generate_csrf())  # Markup.replace escapes it: URL-safe, unchanged
     return value
 
 

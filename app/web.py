@@ -11,7 +11,7 @@ from flask_babel import get_locale
 from flask_login import current_user, login_required
 
 from app.access import can_read_village
-from app.datacache import cached, render_block, render_whole, village_by_slug
+from app.datacache import cached_markup, render_block, render_whole, village_by_slug
 from app.domain.storage import InvalidPhotoName, PhotoStore
 from app.extensions import db
 from app.models import Role, Village
@@ -45,14 +45,11 @@ def render_shared(
     """
     locale = str(get_locale())
     if _partial(fragment):
-        body = cached(
-            ("fragment", fragment, locale, *key),
-            lambda: render_whole(fragment, context()),
-        )
+        body = cached_markup(("fragment", fragment, locale, *key), lambda: render_whole(fragment, context()))
         response = make_response(body)
         response.vary.add("HX-Request")
         return response
-    content = cached(
+    content = cached_markup(
         ("content", template, locale, *key), lambda: render_block(template, "content", context())
     )
     return render(template, fragment, cached_content=content, **page)

@@ -138,3 +138,33 @@ def test_a_notification_sent_keeps_the_caches_but_a_request_filed_empties_them(a
     db.session.scalar(select(ServiceRequest)).purpose = "Diubah"
     db.session.commit()
     assert cache.generation() != before
+
+
+def test_a_kept_form_never_carries_the_csrf_token_of_the_visitor_who_filled_the_cache(processes):
+    """A blank request form is rendered once for everyone; its CSRF token is each visitor's own.
+
+    (It once kept the token of whoever filled the cache: the next visitor's form was refused as
+    expired, and anyone could read another session's token.)"""
+    import re
+
+    from tests.conftest import csrf_from
+
+    app = processes[0]
+    first, second = app.test_client(), app.test_client()
+    pages = [c.get("/desa/hanura/layanan/domisili").get_data(as_text=True) for c in (first, second)]
+    tokens = [csrf_from(page) for page in pages]
+    assert tokens[0] != tokens[1]
+    for page in pages:
+        form_tokens = set(re.findall(r'name="csrf_token"[^>]*value="([^"]+)"', page))
+        header_token = re.search(r'"X-CSRFToken": "([^"]+)"', page).group(1)  # rendered per request
+        assert form_tokens == {header_token}, "the form's token is this page's own"
+        assert "balai-csrf-" not in page and "balai-key-" not in page
+    keys = [re.search(r'name="idempotency_key"[^>]*value="([^"]+)"', p).group(1) for p in pages]
+    assert keys[0] != keys[1]
+    # The second visitor's own token is accepted (the check step answers with the form, not 400).
+    checked = second.post(
+        "/desa/hanura/layanan/domisili",
+        data={"csrf_token": tokens[1], "idempotency_key": keys[1], "nik": "123"},
+        content_type="multipart/form-data",
+    )
+    assert checked.status_code == 422

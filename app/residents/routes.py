@@ -9,14 +9,13 @@ from flask import abort, current_app, flash, g, make_response, redirect, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
-from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app import attendance, events, limits, models, workflow
 from app.access import can_work_request, village_desk
-from app.datacache import cached, cached_row, render_block
+from app.datacache import cached_markup, cached_row, render_block
 from app.domain import states
 from app.domain.errors import DomainError
 from app.domain.nik import mask_nik, parse_nik
@@ -119,8 +118,8 @@ def _form_page(village, service, form, photos, status=200, error=None, sent=None
     )
 
 
-# Stand-ins for a blank form's two tokens while it is rendered once for everyone; each page gets its own.
-_CSRF_SLOT = "balai-csrf-" + secrets.token_hex(8)
+# Stands in for a blank form's idempotency key while it is rendered once for everyone (cached_markup
+# does the same for its CSRF token); each page gets its own.
 _KEY_SLOT = "balai-key-" + secrets.token_hex(8)
 
 
@@ -130,21 +129,13 @@ def _blank_form_page(village: Village, service: Service):
 
     def blank() -> Markup:
         form = request_form(service, formdata=None, idempotency_key=_KEY_SLOT)
-        field = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
-        had = g.pop(field, None)
-        setattr(g, field, _CSRF_SLOT)  # what Flask-WTF's generate_csrf() answers while it is set
-        try:
-            context = {"village": village, "service": service, "form": form, "photos": {}, "sent": None}
-            context["max_photo_bytes"] = current_app.config["MAX_PHOTO_BYTES"]
-            return render_block("residents/form.html", "content", context)
-        finally:
-            g.pop(field, None)
-            if had is not None:
-                setattr(g, field, had)
+        context = {"village": village, "service": service, "form": form, "photos": {}, "sent": None}
+        context["max_photo_bytes"] = current_app.config["MAX_PHOTO_BYTES"]
+        return render_block("residents/form.html", "content", context)
 
-    content = cached(("blank-form", str(get_locale()), service.id), blank)
-    # Markup.replace escapes what it puts in (URL-safe tokens: unchanged).
-    own = content.replace(_CSRF_SLOT, generate_csrf()).replace(_KEY_SLOT, secrets.token_urlsafe(24))
+    content = cached_markup(("blank-form", str(get_locale()), service.id), blank)
+    # Markup.replace escapes what it puts in (a URL-safe token: unchanged).
+    own = content.replace(_KEY_SLOT, secrets.token_urlsafe(24))
     return render("residents/form.html", cached_content=own, village=village, service=service)
 
 
