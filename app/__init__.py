@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 
-from flask import Flask, request, session
+from flask import Flask, current_app, request, session
 from sqlalchemy import event
 
 from app.config import Config, config_from_env
@@ -70,6 +70,7 @@ def _init_extensions(app: Flask) -> None:
     login_manager.login_message = None
     login_manager.session_protection = "basic"
     login_manager.user_loader(_load_user)
+    _skip_loading_for_empty_sessions(login_manager)
 
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
@@ -97,6 +98,31 @@ def _load_user(session_id: str):
     if user is None or not user.active or user.session_token != token:
         return None
     return user
+
+
+def _skip_loading_for_empty_sessions(login_manager) -> None:
+    """Anonymous at once for a request with an empty session and no remember cookie or auth header.
+
+    Flask-Login would reach the same answer after hashing the client's address and user agent for
+    session protection (which it then ignores, the session being empty): most requests are these.
+    """
+    from flask_login.config import AUTH_HEADER_NAME, COOKIE_NAME
+
+    load = login_manager._load_user
+
+    def load_user() -> None:
+        app_config = current_app.config
+        if (
+            not session
+            and login_manager._request_callback is None
+            and app_config.get("REMEMBER_COOKIE_NAME", COOKIE_NAME) not in request.cookies
+            and app_config.get("AUTH_HEADER_NAME", AUTH_HEADER_NAME) not in request.headers
+        ):
+            login_manager._update_request_context_with_user()
+            return
+        load()
+
+    login_manager._load_user = load_user
 
 
 def _select_locale() -> str:
