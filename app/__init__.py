@@ -6,6 +6,7 @@ import logging
 import os
 
 from flask import Flask, current_app, request, session
+from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import event
 
 from app.config import Config, config_from_env
@@ -19,9 +20,20 @@ class Balai(Flask):
         return 3600
 
 
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions; a request without the cookie gets its empty session without
+    building the signing serializer first (most requests have none)."""
+
+    def open_session(self, app, request):
+        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)
+
+
 def create_app(config: type[Config] | dict | None = None) -> Flask:
     """Build the app from a configuration class (chosen by BALAI_ENV when none is given)."""
     app = Balai(__name__, instance_path=str(_instance_path()))
+    app.session_interface = CookieSessions()
     cls = config if isinstance(config, type) else config_from_env()
     app.config.from_object(cls)
     if isinstance(config, dict):
