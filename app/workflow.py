@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, lazyload
 
 from app import events
 from app.domain import states
@@ -139,8 +139,14 @@ def find_by_code(code: str) -> ServiceRequest | None:
 
     Two codes made before look-alikes were avoided could share a key: the exact spelling wins then.
     """
-    # With its village: every page that finds a request by its code shows the village too.
-    query = select(ServiceRequest).options(joinedload(ServiceRequest.village)).where(code_matches(code))
+    # With its village: every page that finds a request by its code shows the village too. Not its
+    # attachments (a round trip of their own): the tracking page and the receipt never show them,
+    # and whoever reads ``req.attachments`` still gets them, loaded then.
+    query = (
+        select(ServiceRequest)
+        .options(joinedload(ServiceRequest.village), lazyload(ServiceRequest.attachments))
+        .where(code_matches(code))
+    )
     rows = db.session.scalars(query.limit(5)).all()
     for req in rows:
         if req.tracking_code == code:
