@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import os
 
-from flask import Flask, request, session
+from flask import Flask, current_app, request, session
+from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import event
 
 from app.config import Config, config_from_env
@@ -19,9 +20,20 @@ class Balai(Flask):
         return 3600
 
 
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions; a request without the cookie gets its empty session without
+    building the signing serializer first (most requests have none)."""
+
+    def open_session(self, app, request):
+        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)
+
+
 def create_app(config: type[Config] | dict | None = None) -> Flask:
     """Build the app from a configuration class (chosen by BALAI_ENV when none is given)."""
     app = Balai(__name__, instance_path=str(_instance_path()))
+    app.session_interface = CookieSessions()
     cls = config if isinstance(config, type) else config_from_env()
     app.config.from_object(cls)
     if isinstance(config, dict):
@@ -70,6 +82,7 @@ def _init_extensions(app: Flask) -> None:
     login_manager.login_message = None
     login_manager.session_protection = "basic"
     login_manager.user_loader(_load_user)
+    _skip_loading_for_empty_sessions(login_manager)
 
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
@@ -97,6 +110,31 @@ def _load_user(session_id: str):
     if user is None or not user.active or user.session_token != token:
         return None
     return user
+
+
+def _skip_loading_for_empty_sessions(login_manager) -> None:
+    """Anonymous at once for a request with an empty session and no remember cookie or auth header.
+
+    Flask-Login would reach the same answer after hashing the client's address and user agent for
+    session protection (which it then ignores, the session being empty): most requests are these.
+    """
+    from flask_login.config import AUTH_HEADER_NAME, COOKIE_NAME
+
+    load = login_manager._load_user
+
+    def load_user() -> None:
+        app_config = current_app.config
+        if (
+            not session
+            and login_manager._request_callback is None
+            and app_config.get("REMEMBER_COOKIE_NAME", COOKIE_NAME) not in request.cookies
+            and app_config.get("AUTH_HEADER_NAME", AUTH_HEADER_NAME) not in request.headers
+        ):
+            login_manager._update_request_context_with_user()
+            return
+        load()
+
+    login_manager._load_user = load_user
 
 
 def _select_locale() -> str:

@@ -32,6 +32,9 @@ CSP = "; ".join(
 )
 
 
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
 # What must never reach a log line: NIKs (16 digits), Indonesian mobile numbers, the row values
 # database errors quote (SQLAlchemy's "[parameters: …]", PostgreSQL's "DETAIL: Failing row contains …"),
 # and private or verification links written out ("Exception on /permohonan/…", a message's link).
@@ -130,10 +133,14 @@ def init_app(app: Flask) -> None:
     @app.before_request
     def refuse_nul_bytes():
         # No text a person types holds NUL; PostgreSQL refuses it in text columns (a 500 otherwise).
+        # Only a query string holding %00 (or a raw NUL) can decode to one, and only a form body
+        # (the two types Werkzeug parses) fills request.form: most requests skip both parses.
+        query = request.query_string
+        sources = [request.args] if b"%00" in query or b"\x00" in query else []
+        if request.mimetype in _FORM_TYPES:
+            sources.append(request.form)
         if "\x00" in request.path or any(
-            "\x00" in value
-            for values in (request.args, request.form)
-            for _key, value in values.items(multi=True)
+            "\x00" in value for values in sources for _key, value in values.items(multi=True)
         ):
             abort(400)
 
@@ -156,9 +163,14 @@ def init_app(app: Flask) -> None:
         app.logger.warning("refused a value the database cannot hold on %s %s", request.method, request.path)
         return app.handle_http_exception(BadRequest())
 
+    every_response = [(name.lower(), name, value) for name, value in security_headers(csp, production)]
+
     @app.after_request
     def headers(response):
+        # Built once; a header a view set itself (a sent PDF's CSP) is kept, as setdefault would.
         h = response.headers
-        for name, value in security_headers(csp, production):
-            h.setdefault(name, value)
+        present = {name.lower() for name, _value in h}
+        for lower, name, value in every_response:
+            if lower not in present:
+                h.add(name, value)
         return response

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select, update
-from sqlalchemy.orm import joinedload
+from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy.orm import joinedload, lazyload
 
 from app import events
 from app.domain import states
@@ -139,13 +140,27 @@ def find_by_code(code: str) -> ServiceRequest | None:
 
     Two codes made before look-alikes were avoided could share a key: the exact spelling wins then.
     """
-    # With its village: every page that finds a request by its code shows the village too.
-    query = select(ServiceRequest).options(joinedload(ServiceRequest.village)).where(code_matches(code))
-    rows = db.session.scalars(query.limit(5)).all()
+    rows = db.session.scalars(_by_code_statement(), {"key": tracking_key(code)}).all()
     for req in rows:
         if req.tracking_code == code:
             return req
     return rows[0] if len(rows) == 1 else None
+
+
+@functools.cache
+def _by_code_statement():
+    """Built once (building it cost as much as running it): the rows a tracking key finds.
+
+    With its village: every page that finds a request by its code shows the village too. Not its
+    attachments (a round trip of their own): the tracking page and the receipt never show them,
+    and whoever reads ``req.attachments`` still gets them, loaded then.
+    """
+    return (
+        select(ServiceRequest)
+        .options(joinedload(ServiceRequest.village), lazyload(ServiceRequest.attachments))
+        .where(ServiceRequest.tracking_key == bindparam("key"))
+        .limit(5)
+    )
 
 
 # A link sent in a message, or asked for on another phone, opens the request this long.

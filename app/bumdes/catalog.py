@@ -6,6 +6,7 @@ keyset (a cursor naming the last product shown), so page 100 costs what page 1 c
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -138,7 +139,14 @@ def _parse_cursor(raw: str) -> tuple[int, int] | None:
 
 def published_product(product_id: int) -> Product | None:
     """A product the public may see, or None."""
-    return db.session.scalars(published_products().where(Product.id == product_id)).unique().first()
+    found = db.session.scalars(_published_product_statement(), {"product_id": product_id})
+    return found.unique().first()
+
+
+@functools.cache
+def _published_product_statement() -> Select:
+    """Built once (building it cost about as much as running it)."""
+    return published_products().where(Product.id == bindparam("product_id"))
 
 
 def region_choices() -> list[tuple[str, str, int]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 
@@ -10,7 +11,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from app import attendance, events, limits, models, workflow
@@ -597,7 +598,16 @@ def private(token: str):
 def _status_rows(codes: list[str]) -> list:
     if not codes:
         return []
-    rows = db.session.execute(
+    keys = [tracking_key(code) for code in codes]
+    rows = db.session.execute(_status_statement(), {"keys": keys}).all()
+    order = {tracking_key(code): i for i, code in enumerate(codes)}
+    return sorted(rows, key=lambda row: order[tracking_key(row.tracking_code)])
+
+
+@functools.cache
+def _status_statement():
+    """Built once (building it cost as much as running it): "my requests" rows by tracking keys."""
+    return (
         select(
             ServiceRequest.tracking_code,
             ServiceRequest.status,
@@ -611,10 +621,8 @@ def _status_rows(codes: list[str]) -> list:
         )
         .join(Service, Service.id == ServiceRequest.service_id)
         .join(Village, Village.id == ServiceRequest.village_id)
-        .where(ServiceRequest.tracking_key.in_([tracking_key(code) for code in codes]))
-    ).all()
-    order = {tracking_key(code): i for i, code in enumerate(codes)}
-    return sorted(rows, key=lambda row: order[tracking_key(row.tracking_code)])
+        .where(ServiceRequest.tracking_key.in_(bindparam("keys", expanding=True)))
+    )
 
 
 def _clean_codes(raw: list[str]) -> list[str]:
