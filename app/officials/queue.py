@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import and_, func, select, tuple_, union_all
+from sqlalchemy import and_, func, literal, select, tuple_, union_all
 from sqlalchemy.orm import raiseload
 
+from app import datacache
 from app.access import village_desk
 from app.domain import states
 from app.domain.nik import clean_nik
@@ -166,43 +167,68 @@ def _merged_by_status(conditions: list, statuses: list[str], limit: int):
     )
 
 
-def status_counts(village_id: int) -> dict[str, int]:
-    """How many requests the village has in each status (one grouped query on the queue index)."""
-    rows = db.session.execute(
-        select(ServiceRequest.status, func.count())
-        .where(ServiceRequest.village_id == village_id, village_desk())
+def desk_counts(village_id: int, today: date) -> tuple[dict[str, int], dict[str, int]]:
+    """The requests routed to the village in each status, and today's work: new requests, those
+    due today, those overdue and letters awaiting the head.
+
+    Open requests (a few thousand however old the village) are counted live, in one statement read
+    from ix_service_requests_desk alone, together with the letters awaiting approval. Finished ones
+    (nearly all of them after a few years) only change when a request is finished, which is a
+    write: they are kept in the data cache (app/datacache.py) until the next write, so the official
+    who just finished a request sees it counted on the next page.
+    """
+    open_statuses = sorted(states.OPEN_STATUSES)
+    routed = [ServiceRequest.village_id == village_id, village_desk()]
+    live = (
+        select(
+            ServiceRequest.status,
+            func.count(),
+            func.count().filter(ServiceRequest.due_date == today),
+            func.count().filter(ServiceRequest.due_date < today),
+        )
+        .where(*routed, ServiceRequest.status.in_(open_statuses))
         .group_by(ServiceRequest.status)
-    ).all()
-    counts = dict.fromkeys(states.STATUSES, 0)
-    counts.update({status: n for status, n in rows})
-    return counts
-
-
-def workload(village_id: int, today: date) -> dict[str, int]:
-    """Today's work: new requests, those due today, those overdue, and letters awaiting the head."""
-    open_ = ServiceRequest.status.in_(sorted(states.OPEN_STATUSES))
-    waiting = (
-        select(func.count(Letter.id))
+        # SQLite's statistics cannot tell that open requests are few among years of finished ones.
+        .with_hint(ServiceRequest, "INDEXED BY ix_service_requests_desk", "sqlite")
+    )
+    awaiting = (
+        select(literal(AWAITING_APPROVAL), func.count(Letter.id), literal(0), literal(0))
         .join(ServiceRequest, ServiceRequest.id == Letter.request_id)
         .where(
             Letter.village_id == village_id,
             Letter.state == AWAITING_APPROVAL,
             ServiceRequest.status == states.DIPROSES,
         )
-        .scalar_subquery()
     )
-    new, due_today, overdue, awaiting = db.session.execute(
-        select(
-            func.count().filter(ServiceRequest.status == states.DIAJUKAN),
-            func.count().filter(and_(open_, ServiceRequest.due_date == today)),
-            func.count().filter(and_(open_, ServiceRequest.due_date < today)),
-            waiting,
+    counts = dict.fromkeys(states.STATUSES, 0)
+    work = {"new": 0, "due_today": 0, "overdue": 0, "awaiting": 0}
+    for status, n, due_today, overdue in db.session.execute(union_all(live, awaiting)):
+        if status == AWAITING_APPROVAL:
+            work["awaiting"] = n
+            continue
+        counts[status] = n
+        work["due_today"] += due_today
+        work["overdue"] += overdue
+    work["new"] = counts[states.DIAJUKAN]
+    counts.update(
+        datacache.cached(("desk-finished-counts", village_id), lambda: _finished_counts(village_id))
+    )
+    return counts, work
+
+
+def _finished_counts(village_id: int) -> tuple[tuple[str, int], ...]:
+    rows = db.session.execute(
+        select(ServiceRequest.status, func.count())
+        .where(
+            ServiceRequest.village_id == village_id,
+            village_desk(),
+            ServiceRequest.status.in_(sorted(states.FINAL_STATUSES)),
         )
-        .where(ServiceRequest.village_id == village_id, open_, village_desk())
-        # SQLite's statistics cannot tell that open requests are few among years of finished ones.
-        .with_hint(ServiceRequest, "INDEXED BY ix_service_requests_workload", "sqlite")
-    ).one()
-    return {"new": new, "due_today": due_today, "overdue": overdue, "awaiting": awaiting}
+        .group_by(ServiceRequest.status)
+        .with_hint(ServiceRequest, "INDEXED BY ix_service_requests_desk", "sqlite")
+    ).all()
+    found = dict(rows)
+    return tuple((status, found.get(status, 0)) for status in sorted(states.FINAL_STATUSES))
 
 
 def village_services(village_id: int) -> list[Service]:

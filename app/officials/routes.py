@@ -139,9 +139,10 @@ def home():
         "statuses": translated(states.STATUS_LABELS),
     }
     if not _is_htmx():
+        counts, work = queue.desk_counts(village.id, today)
         context.update(
-            counts=queue.status_counts(village.id),
-            work=queue.workload(village.id, today),
+            counts=counts,
+            work=work,
             services=queue.village_services(village.id),
             can_work=can_work_village(current_user, village),
         )
