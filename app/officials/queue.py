@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import and_, func, literal, select, tuple_, union_all
 from sqlalchemy.orm import raiseload
@@ -229,6 +230,25 @@ def _finished_counts(village_id: int) -> tuple[tuple[str, int], ...]:
     ).all()
     found = dict(rows)
     return tuple((status, found.get(status, 0)) for status in sorted(states.FINAL_STATUSES))
+
+
+class ServiceOption(NamedTuple):
+    id: int
+    name: str
+
+
+def service_options(village_id: int) -> tuple[ServiceOption, ...]:
+    """The village's services for the queue's filter, kept in the data cache until the next write."""
+
+    def load() -> tuple[ServiceOption, ...]:
+        rows = db.session.execute(
+            select(Service.id, Service.name)
+            .where(Service.village_id == village_id)
+            .order_by(Service.position, Service.name)
+        )
+        return tuple(ServiceOption(*row) for row in rows)
+
+    return datacache.cached(("queue-service-options", village_id), load)
 
 
 def village_services(village_id: int) -> list[Service]:

@@ -143,7 +143,7 @@ def home():
         context.update(
             counts=counts,
             work=work,
-            services=queue.village_services(village.id),
+            services=queue.service_options(village.id),
             can_work=can_work_village(current_user, village),
         )
     response = render("officials/home.html", fragment="officials/_queue.html", **context)
