@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import and_, func, literal, select, tuple_, union_all
+from sqlalchemy import Integer, Select, and_, bindparam, func, literal, select, tuple_, union_all
 from sqlalchemy.orm import raiseload
 
 from app import datacache
@@ -110,23 +110,54 @@ def _search_condition(q: str):
 
 def queue_page(village_id: int, flt: QueueFilter, today: date, limit: int = PAGE_SIZE) -> QueuePage:
     """One page of the queue, oldest first, keyed on (submitted_at, id): one query whatever the page."""
-    conditions = [ServiceRequest.village_id == village_id, village_desk()]
     status = flt.status
     searched_all = bool(flt.q) and status == OPEN
     if searched_all:
         # A resident at the counter asks about a request, finished or not: search everything.
         status = ALL
-    if status not in (OPEN, ALL):
-        conditions.append(ServiceRequest.status == status)
-    if flt.service_id:
-        conditions.append(ServiceRequest.service_id == flt.service_id)
-    if flt.late:
-        conditions.append(ServiceRequest.due_date < today)
-    if flt.q:
-        conditions.append(_search_condition(flt.q))
+    params = {"village_id": village_id, "status": status, "service_id": flt.service_id, "today": today}
     if flt.after:
-        conditions.append(tuple_(ServiceRequest.submitted_at, ServiceRequest.id) > tuple_(*flt.after))
-    if status == OPEN or (status == ALL and flt.late):
+        params["after_at"], params["after_id"] = flt.after
+    shape = (
+        status if status in (OPEN, ALL) else "one",
+        bool(flt.service_id),
+        flt.late,
+        bool(flt.after),
+        limit,
+    )
+    if flt.q:
+        stmt = _page_statement(*shape, search=_search_condition(flt.q))
+    else:
+        # Building the statement costs more than running it: each shape is built once per process.
+        stmt = _STATEMENTS.get(shape)
+        if stmt is None:
+            stmt = _STATEMENTS[shape] = _page_statement(*shape)
+    rows = list(db.session.scalars(stmt, params).unique())
+    next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+    return QueuePage(rows[:limit], next_cursor, flt, searched_all)
+
+
+_STATEMENTS: dict[tuple, Select] = {}
+
+
+def _page_statement(status: str, service: bool, late: bool, after: bool, limit: int, search=None) -> Select:
+    """The page query of one filter shape, its values as bound parameters (see queue_page)."""
+    conditions = [ServiceRequest.village_id == bindparam("village_id"), village_desk()]
+    if status not in (OPEN, ALL):
+        conditions.append(ServiceRequest.status == bindparam("status"))
+    if service:
+        conditions.append(ServiceRequest.service_id == bindparam("service_id"))
+    if late:
+        conditions.append(ServiceRequest.due_date < bindparam("today"))
+    if search is not None:
+        conditions.append(search)
+    if after:
+        moment = bindparam("after_at", type_=ServiceRequest.__table__.c.submitted_at.type)
+        conditions.append(
+            tuple_(ServiceRequest.submitted_at, ServiceRequest.id)
+            > tuple_(moment, bindparam("after_id", type_=Integer))
+        )
+    if status == OPEN or (status == ALL and late):
         stmt = _merged_by_status(conditions, sorted(states.OPEN_STATUSES), limit + 1)
     else:
         stmt = (
@@ -135,10 +166,7 @@ def queue_page(village_id: int, flt: QueueFilter, today: date, limit: int = PAGE
             .order_by(ServiceRequest.submitted_at, ServiceRequest.id)
             .limit(limit + 1)
         )
-    stmt = stmt.options(raiseload(ServiceRequest.history), raiseload(ServiceRequest.attachments))
-    rows = list(db.session.scalars(stmt).unique())
-    next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
-    return QueuePage(rows[:limit], next_cursor, flt, searched_all)
+    return stmt.options(raiseload(ServiceRequest.history), raiseload(ServiceRequest.attachments))
 
 
 def _merged_by_status(conditions: list, statuses: list[str], limit: int):
