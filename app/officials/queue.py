@@ -229,21 +229,11 @@ def _desk_statement():
     """desk_counts' statement, built once (it costs more to build than to run): the open statuses'
     counts and workload, then the letters awaiting approval."""
     village_id, today = bindparam("village_id"), bindparam("today")
-    live = (
-        select(
-            ServiceRequest.status,
-            func.count(),
-            func.count().filter(ServiceRequest.due_date == today),
-            func.count().filter(ServiceRequest.due_date < today),
-        )
-        .where(
-            ServiceRequest.village_id == village_id,
-            village_desk(),
-            ServiceRequest.status.in_(sorted(states.OPEN_STATUSES)),
-        )
-        .group_by(ServiceRequest.status)
-        # SQLite's statistics cannot tell that open requests are few among years of finished ones.
-        .with_hint(ServiceRequest, "INDEXED BY ix_service_requests_desk", "sqlite")
+    live = _by_status(
+        village_id,
+        states.OPEN_STATUSES,
+        func.count().filter(ServiceRequest.due_date == today),
+        func.count().filter(ServiceRequest.due_date < today),
     )
     awaiting = (
         select(literal(AWAITING_APPROVAL), func.count(Letter.id), literal(0), literal(0))
@@ -257,18 +247,23 @@ def _desk_statement():
     return union_all(live, awaiting)
 
 
-def _finished_counts(village_id: int) -> tuple[tuple[str, int], ...]:
-    rows = db.session.execute(
-        select(ServiceRequest.status, func.count())
+def _by_status(village_id, statuses, *columns) -> Select:
+    """Requests routed to the village in each of ``statuses``: status, count, then ``columns``."""
+    return (
+        select(ServiceRequest.status, func.count(), *columns)
         .where(
             ServiceRequest.village_id == village_id,
             village_desk(),
-            ServiceRequest.status.in_(sorted(states.FINAL_STATUSES)),
+            ServiceRequest.status.in_(sorted(statuses)),
         )
         .group_by(ServiceRequest.status)
+        # SQLite's statistics cannot tell that open requests are few among years of finished ones.
         .with_hint(ServiceRequest, "INDEXED BY ix_service_requests_desk", "sqlite")
-    ).all()
-    found = dict(rows)
+    )
+
+
+def _finished_counts(village_id: int) -> tuple[tuple[str, int], ...]:
+    found = dict(db.session.execute(_by_status(village_id, states.FINAL_STATUSES)).all())
     return tuple((status, found.get(status, 0)) for status in sorted(states.FINAL_STATUSES))
 
 
