@@ -121,6 +121,34 @@ def test_operator_home_shows_todays_workload_counts_and_the_oldest_request_first
     assert "Ani Pertama" in late and "Budi Kedua" not in late
 
 
+def _chip_counts(page: str) -> dict[str, int]:
+    return {s: int(n) for s, n in re.findall(r'status=(\w+)"[^>]*>[^<]*<b>(\d+)</b>', page)}
+
+
+def test_queue_counts_are_exact_right_after_the_officials_own_action_and_any_other_write(
+    client, auth, hanura
+):
+    """Finished counts are kept between requests (app/datacache.py): never past a write."""
+    v, service = hanura
+    first, second = make_request(v, service), make_request(v, service)
+    auth.login("operator.hanura@balai.test")
+    before = _chip_counts(client.get("/kantor/").get_data(as_text=True))
+    assert before[states.DIAJUKAN] >= 2
+    assert client.get("/kantor/").status_code == 200  # the finished counts now come from the cache
+    response = act(auth, first.id, "reject", first.version, note="Berkas tidak lengkap")
+    assert response.status_code in (302, 303)
+    page = client.get("/kantor/").get_data(as_text=True)
+    after = _chip_counts(page)
+    assert after[states.DITOLAK] == before[states.DITOLAK] + 1
+    assert after[states.DIAJUKAN] == before[states.DIAJUKAN] - 1
+    assert f"<b>{after[states.DIAJUKAN]}</b>Baru" in page
+    # A change made elsewhere (another official, a job) is counted on the next page too.
+    advance(second, "reject", actor=user("kades.hanura@balai.test"))
+    later = _chip_counts(client.get("/kantor/").get_data(as_text=True))
+    assert later[states.DITOLAK] == after[states.DITOLAK] + 1
+    assert later[states.DIAJUKAN] == after[states.DIAJUKAN] - 1
+
+
 def test_queue_pages_with_a_keyset_cursor_without_repeating_or_skipping(client, auth, hanura):
     v, service = hanura
     names = [f"Warga Nomor {i:02d}" for i in range(PAGE_SIZE + 5)]

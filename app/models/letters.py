@@ -89,11 +89,13 @@ class Letter(db.Model):
         return self.state == ISSUED
 
 
-# The officials' daily workload counts open requests by due date; this index answers it from the
-# index alone, however many finished requests a village has.
+# The officials' desk counts (requests per status, open ones by due date) are answered from this
+# index alone, however many finished requests a village has: routed_to is in it because the desk
+# counts only what is routed to the village, and a heap visit per row cost 60 ms at 100,000.
 Index(
-    "ix_service_requests_workload",
+    "ix_service_requests_desk",
     ServiceRequest.village_id,
+    ServiceRequest.routed_to,
     ServiceRequest.status,
     ServiceRequest.due_date,
 )

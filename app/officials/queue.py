@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import cache
+from typing import NamedTuple
 
-from sqlalchemy import and_, func, select, tuple_, union_all
+from sqlalchemy import Integer, Select, and_, bindparam, func, literal, select, tuple_, union_all
 from sqlalchemy.orm import raiseload
 
+from app import datacache
 from app.access import village_desk
 from app.domain import states
 from app.domain.nik import clean_nik
@@ -108,23 +111,54 @@ def _search_condition(q: str):
 
 def queue_page(village_id: int, flt: QueueFilter, today: date, limit: int = PAGE_SIZE) -> QueuePage:
     """One page of the queue, oldest first, keyed on (submitted_at, id): one query whatever the page."""
-    conditions = [ServiceRequest.village_id == village_id, village_desk()]
     status = flt.status
     searched_all = bool(flt.q) and status == OPEN
     if searched_all:
         # A resident at the counter asks about a request, finished or not: search everything.
         status = ALL
-    if status not in (OPEN, ALL):
-        conditions.append(ServiceRequest.status == status)
-    if flt.service_id:
-        conditions.append(ServiceRequest.service_id == flt.service_id)
-    if flt.late:
-        conditions.append(ServiceRequest.due_date < today)
-    if flt.q:
-        conditions.append(_search_condition(flt.q))
+    params = {"village_id": village_id, "status": status, "service_id": flt.service_id, "today": today}
     if flt.after:
-        conditions.append(tuple_(ServiceRequest.submitted_at, ServiceRequest.id) > tuple_(*flt.after))
-    if status == OPEN or (status == ALL and flt.late):
+        params["after_at"], params["after_id"] = flt.after
+    shape = (
+        status if status in (OPEN, ALL) else "one",
+        bool(flt.service_id),
+        flt.late,
+        bool(flt.after),
+        limit,
+    )
+    if flt.q:
+        stmt = _page_statement(*shape, search=_search_condition(flt.q))
+    else:
+        # Building the statement costs more than running it: each shape is built once per process.
+        stmt = _STATEMENTS.get(shape)
+        if stmt is None:
+            stmt = _STATEMENTS[shape] = _page_statement(*shape)
+    rows = list(db.session.scalars(stmt, params).unique())
+    next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+    return QueuePage(rows[:limit], next_cursor, flt, searched_all)
+
+
+_STATEMENTS: dict[tuple, Select] = {}
+
+
+def _page_statement(status: str, service: bool, late: bool, after: bool, limit: int, search=None) -> Select:
+    """The page query of one filter shape, its values as bound parameters (see queue_page)."""
+    conditions = [ServiceRequest.village_id == bindparam("village_id"), village_desk()]
+    if status not in (OPEN, ALL):
+        conditions.append(ServiceRequest.status == bindparam("status"))
+    if service:
+        conditions.append(ServiceRequest.service_id == bindparam("service_id"))
+    if late:
+        conditions.append(ServiceRequest.due_date < bindparam("today"))
+    if search is not None:
+        conditions.append(search)
+    if after:
+        moment = bindparam("after_at", type_=ServiceRequest.__table__.c.submitted_at.type)
+        conditions.append(
+            tuple_(ServiceRequest.submitted_at, ServiceRequest.id)
+            > tuple_(moment, bindparam("after_id", type_=Integer))
+        )
+    if status == OPEN or (status == ALL and late):
         stmt = _merged_by_status(conditions, sorted(states.OPEN_STATUSES), limit + 1)
     else:
         stmt = (
@@ -133,10 +167,7 @@ def queue_page(village_id: int, flt: QueueFilter, today: date, limit: int = PAGE
             .order_by(ServiceRequest.submitted_at, ServiceRequest.id)
             .limit(limit + 1)
         )
-    stmt = stmt.options(raiseload(ServiceRequest.history), raiseload(ServiceRequest.attachments))
-    rows = list(db.session.scalars(stmt).unique())
-    next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
-    return QueuePage(rows[:limit], next_cursor, flt, searched_all)
+    return stmt.options(raiseload(ServiceRequest.history), raiseload(ServiceRequest.attachments))
 
 
 def _merged_by_status(conditions: list, statuses: list[str], limit: int):
@@ -166,43 +197,93 @@ def _merged_by_status(conditions: list, statuses: list[str], limit: int):
     )
 
 
-def status_counts(village_id: int) -> dict[str, int]:
-    """How many requests the village has in each status (one grouped query on the queue index)."""
-    rows = db.session.execute(
-        select(ServiceRequest.status, func.count())
-        .where(ServiceRequest.village_id == village_id, village_desk())
-        .group_by(ServiceRequest.status)
-    ).all()
+def desk_counts(village_id: int, today: date) -> tuple[dict[str, int], dict[str, int]]:
+    """The requests routed to the village in each status, and today's work: new requests, those
+    due today, those overdue and letters awaiting the head.
+
+    Open requests (a few thousand however old the village) are counted live, in one statement read
+    from ix_service_requests_desk alone, together with the letters awaiting approval. Finished ones
+    (nearly all of them after a few years) only change when a request is finished, which is a
+    write: they are kept in the data cache (app/datacache.py) until the next write, so the official
+    who just finished a request sees it counted on the next page.
+    """
     counts = dict.fromkeys(states.STATUSES, 0)
-    counts.update({status: n for status, n in rows})
-    return counts
+    work = {"new": 0, "due_today": 0, "overdue": 0, "awaiting": 0}
+    rows = db.session.execute(_desk_statement(), {"village_id": village_id, "today": today})
+    for status, n, due_today, overdue in rows:
+        if status == AWAITING_APPROVAL:
+            work["awaiting"] = n
+            continue
+        counts[status] = n
+        work["due_today"] += due_today
+        work["overdue"] += overdue
+    work["new"] = counts[states.DIAJUKAN]
+    counts.update(
+        datacache.cached(("desk-finished-counts", village_id), lambda: _finished_counts(village_id))
+    )
+    return counts, work
 
 
-def workload(village_id: int, today: date) -> dict[str, int]:
-    """Today's work: new requests, those due today, those overdue, and letters awaiting the head."""
-    open_ = ServiceRequest.status.in_(sorted(states.OPEN_STATUSES))
-    waiting = (
-        select(func.count(Letter.id))
+@cache
+def _desk_statement():
+    """desk_counts' statement, built once (it costs more to build than to run): the open statuses'
+    counts and workload, then the letters awaiting approval."""
+    village_id, today = bindparam("village_id"), bindparam("today")
+    live = _by_status(
+        village_id,
+        states.OPEN_STATUSES,
+        func.count().filter(ServiceRequest.due_date == today),
+        func.count().filter(ServiceRequest.due_date < today),
+    )
+    awaiting = (
+        select(literal(AWAITING_APPROVAL), func.count(Letter.id), literal(0), literal(0))
         .join(ServiceRequest, ServiceRequest.id == Letter.request_id)
         .where(
             Letter.village_id == village_id,
             Letter.state == AWAITING_APPROVAL,
             ServiceRequest.status == states.DIPROSES,
         )
-        .scalar_subquery()
     )
-    new, due_today, overdue, awaiting = db.session.execute(
-        select(
-            func.count().filter(ServiceRequest.status == states.DIAJUKAN),
-            func.count().filter(and_(open_, ServiceRequest.due_date == today)),
-            func.count().filter(and_(open_, ServiceRequest.due_date < today)),
-            waiting,
+    return union_all(live, awaiting)
+
+
+def _by_status(village_id, statuses, *columns) -> Select:
+    """Requests routed to the village in each of ``statuses``: status, count, then ``columns``."""
+    return (
+        select(ServiceRequest.status, func.count(), *columns)
+        .where(
+            ServiceRequest.village_id == village_id,
+            village_desk(),
+            ServiceRequest.status.in_(sorted(statuses)),
         )
-        .where(ServiceRequest.village_id == village_id, open_, village_desk())
+        .group_by(ServiceRequest.status)
         # SQLite's statistics cannot tell that open requests are few among years of finished ones.
-        .with_hint(ServiceRequest, "INDEXED BY ix_service_requests_workload", "sqlite")
-    ).one()
-    return {"new": new, "due_today": due_today, "overdue": overdue, "awaiting": awaiting}
+        .with_hint(ServiceRequest, "INDEXED BY ix_service_requests_desk", "sqlite")
+    )
+
+
+def _finished_counts(village_id: int) -> tuple[tuple[str, int], ...]:
+    found = dict(db.session.execute(_by_status(village_id, states.FINAL_STATUSES)).all())
+    return tuple((status, found.get(status, 0)) for status in sorted(states.FINAL_STATUSES))
+
+
+class ServiceOption(NamedTuple):
+    id: int
+    name: str
+
+
+def service_options(village_id: int) -> tuple[ServiceOption, ...]:
+    """The village's services for the queue's filter, kept in the data cache until the next write."""
+
+    def load() -> tuple[ServiceOption, ...]:
+        rows = db.session.execute(
+            select(Service.id, Service.name)
+            .where(Service.village_id == village_id)
+            .order_by(Service.position, Service.name)
+        )
+        return tuple(ServiceOption(*row) for row in rows)
+
+    return datacache.cached(("queue-service-options", village_id), load)
 
 
 def village_services(village_id: int) -> list[Service]:

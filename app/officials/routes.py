@@ -139,10 +139,11 @@ def home():
         "statuses": translated(states.STATUS_LABELS),
     }
     if not _is_htmx():
+        counts, work = queue.desk_counts(village.id, today)
         context.update(
-            counts=queue.status_counts(village.id),
-            work=queue.workload(village.id, today),
-            services=queue.village_services(village.id),
+            counts=counts,
+            work=work,
+            services=queue.service_options(village.id),
             can_work=can_work_village(current_user, village),
         )
     response = render("officials/home.html", fragment="officials/_queue.html", **context)

@@ -17,6 +17,7 @@ from datetime import date
 from flask import current_app
 from sqlalchemy import delete, func, insert, or_, select, update
 
+from app import datacache
 from app.domain import opensid
 from app.domain.errors import N_, DomainError
 from app.domain.nik import clean_nik
@@ -274,7 +275,11 @@ class Match:
 
 
 def has_register(village_id: int) -> bool:
-    return db.session.get(PopulationSource, village_id) is not None
+    """Whether the village has pushed a register (kept in the data cache until the next write)."""
+    return datacache.cached(
+        ("has-population-register", village_id),
+        lambda: db.session.get(PopulationSource, village_id) is not None,
+    )
 
 
 def matches(village_id: int, people: list[tuple[str, str]]) -> dict[str, Match]:
