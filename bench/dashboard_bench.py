@@ -33,6 +33,7 @@ from sqlalchemy import func, select, text  # noqa: E402
 from app import create_app  # noqa: E402
 from app.config import TestConfig  # noqa: E402
 from app.domain import states  # noqa: E402
+from app.domain.tracking import tracking_key  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.models import Region, Village  # noqa: E402
 from app.models.stats import BUCKET_BOUNDS  # noqa: E402
@@ -71,43 +72,49 @@ def _copy(table: str, columns: tuple[str, ...], rows) -> int:
     return n
 
 
+def fresh_lampung_villages() -> list[str]:
+    """A fresh schema with every region of Indonesia and every Lampung village active (COPY); their codes."""
+    db.drop_all()
+    db.create_all()
+    if not db.session.scalar(select(func.count()).select_from(Region)):
+        from app.regions import import_regions
+
+        import_regions()
+    codes = list(
+        db.session.scalars(
+            select(Region.code).where(Region.level == 4, Region.code.like("18.%")).order_by(Region.code)
+        )
+    )
+    now = datetime.now(UTC)
+    _copy(
+        "villages",
+        (
+            "region_code",
+            "slug",
+            "name",
+            "term",
+            "head_name",
+            "head_title",
+            "address",
+            "short_code",
+            "active",
+            "activated_at",
+        ),
+        (
+            (c, "v-" + c.replace(".", "-"), "Desa " + c, "desa", "", "Kepala Desa", "", "DSA", True, now)
+            for c in codes
+        ),
+    )
+    return codes
+
+
 def build(app) -> dict:
     rnd = random.Random(2651)
     today = date.today()
     months = _months(today)
     started = time.perf_counter()
     with app.app_context():
-        db.drop_all()
-        db.create_all()
-        if not db.session.scalar(select(func.count()).select_from(Region)):
-            from app.regions import import_regions
-
-            import_regions()
-        codes = list(
-            db.session.scalars(
-                select(Region.code).where(Region.level == 4, Region.code.like("18.%")).order_by(Region.code)
-            )
-        )
-        now = datetime.now(UTC)
-        _copy(
-            "villages",
-            (
-                "region_code",
-                "slug",
-                "name",
-                "term",
-                "head_name",
-                "head_title",
-                "address",
-                "short_code",
-                "active",
-                "activated_at",
-            ),
-            (
-                (c, "v-" + c.replace(".", "-"), "Desa " + c, "desa", "", "Kepala Desa", "", "DSA", True, now)
-                for c in codes
-            ),
-        )
+        fresh_lampung_villages()
         villages = db.session.execute(select(Village.id, Village.region_code)).all()
         db.session.execute(
             text(
@@ -278,6 +285,7 @@ def _raw_requests(rnd, open_sample, service_ids, villages, today: date) -> int:
         "village_id",
         "service_id",
         "tracking_code",
+        "tracking_key",
         "status",
         "version",
         "nik",
@@ -302,6 +310,7 @@ def _raw(i, vid, sid, status, submitted, due, now, finished):
         vid,
         sid,
         f"B{i:09d}",
+        tracking_key(f"B{i:09d}"),
         status,
         1,
         "0000000000000000",

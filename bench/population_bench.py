@@ -29,7 +29,7 @@ import statistics
 import sys
 import time
 import zipfile
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import psycopg
@@ -47,7 +47,7 @@ from app.extensions import db  # noqa: E402
 from app.models import Region, Village  # noqa: E402
 from app.models.population import PublishedStat  # noqa: E402
 from bench import population_data  # noqa: E402  (registers built with set-based SQL)
-from bench.dashboard_bench import _copy  # noqa: E402  (the same bulk COPY)
+from bench.dashboard_bench import fresh_lampung_villages  # noqa: E402  (the same Lampung villages)
 
 RESIDENTS = int(os.environ.get("BENCH_RESIDENTS", 3000))  # average per village
 RUNS = int(os.environ.get("BENCH_RUNS", 21))
@@ -64,37 +64,7 @@ class BenchConfig(TestConfig):
 def build(app) -> dict:
     started = time.perf_counter()
     with app.app_context():
-        db.drop_all()
-        db.create_all()
-        if not db.session.scalar(select(func.count()).select_from(Region)):
-            from app.regions import import_regions
-
-            import_regions()
-        codes = list(
-            db.session.scalars(
-                select(Region.code).where(Region.level == 4, Region.code.like("18.%")).order_by(Region.code)
-            )
-        )
-        now = datetime.now(UTC)
-        _copy(
-            "villages",
-            (
-                "region_code",
-                "slug",
-                "name",
-                "term",
-                "head_name",
-                "head_title",
-                "address",
-                "short_code",
-                "active",
-                "activated_at",
-            ),
-            (
-                (c, "v-" + c.replace(".", "-"), "Desa " + c, "desa", "", "Kepala Desa", "", "DSA", True, now)
-                for c in codes
-            ),
-        )
+        codes = fresh_lampung_villages()
         db.session.commit()
         # Most villages push from OpenSID; some are stale, some only typed figures, some nothing yet.
         with psycopg.connect(
