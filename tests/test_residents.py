@@ -958,3 +958,24 @@ def test_the_demo_has_requests_in_every_status_and_seeding_twice_changes_nothing
         db.session.scalar(select(func.count(Attachment.id))),
         db.session.scalar(select(func.count(Service.id))),
     )
+
+
+def test_the_villages_operator_sees_the_full_name_and_the_counter_on_the_tracking_page(client, auth, demo):
+    hanura = db.session.scalar(select(Village).where(Village.slug == "hanura"))
+    req = db.session.scalar(
+        select(ServiceRequest)
+        .where(
+            ServiceRequest.village_id == hanura.id,
+            ServiceRequest.status == states.DIAJUKAN,
+            ServiceRequest.routed_to == "desa",
+        )
+        .order_by(ServiceRequest.id)
+    )
+    auth.login("operator.trimulyo@balai.test")
+    html = client.get(f"/lacak/{req.tracking_code}").get_data(as_text=True)
+    assert "Untuk petugas" not in html and req.name not in html  # another village's operator
+    auth.logout()
+    auth.login("operator.hanura@balai.test")
+    html = client.get(f"/lacak/{req.tracking_code}").get_data(as_text=True)
+    assert "Untuk petugas" in html and req.name in html
+    assert f'action="/kantor/permohonan/{req.id}/aksi"' in html and f'value="{req.version}"' in html
