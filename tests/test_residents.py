@@ -576,6 +576,59 @@ def test_the_public_tracking_page_shows_the_masked_name_and_never_the_nik_or_pho
     assert "/permohonan/" not in html
 
 
+def _statements_of(client, path: str) -> tuple[str, list[str]]:
+    queries = []
+
+    def count(_conn, _cursor, statement, *_args):
+        queries.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        html = client.get(path).get_data(as_text=True)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    return html, queries
+
+
+def test_the_tracking_page_shows_every_step_in_order_from_one_query(client, village):
+    req = _request_in(village, ("verify", "request_fix"), note="Foto KK buram.")
+    html, queries = _statements_of(client, f"/lacak/{req.tracking_code}")
+    assert len(queries) == 1, queries
+    timeline = html[html.index('<ol class="timeline">') :]
+    done = re.findall(r'<li class="done (\w+)">', timeline)
+    assert done == ["diajukan", "diverifikasi", "perlu_perbaikan"]
+    assert "Foto KK buram." in timeline and "Hanura" in html and "Surat Keterangan Domisili" in html
+
+
+def test_the_receipt_is_read_in_one_query_and_shows_the_village_fee_and_qr(client, village):
+    submit(client)
+    code = only_request().tracking_code
+    html, queries = _statements_of(client, f"/tanda-terima/{code}")
+    assert len(queries) == 1, queries
+    assert code in html and "<svg" in html and "Gratis" in html and "Desa Hanura" in html
+
+
+def test_a_code_found_by_its_look_alikes_and_the_exact_spelling_wins(app, village):
+    from app import tracked
+
+    first = _request_in(village, key="p" * 20)
+    second = _request_in(village, ("verify",), key="q" * 20)
+    first.tracking_code, second.tracking_code = (
+        "2345-6789-AS",
+        "2345-6789-A5",
+    )  # made before look-alikes were avoided
+    db.session.commit()
+    assert tracked.find_shown("2345-6789-AS").id == first.id
+    assert tracked.find_shown("2345-6789-A5").id == second.id
+    assert tracked.find_shown("2345-6789-A2") is None  # another key altogether
+    second.tracking_code = "2345-6789-AC"
+    db.session.commit()
+    shown = tracked.find_shown("2345-6789-A5")  # typed either way, one request holds the key
+    assert shown.id == first.id and shown.tracking_code == "2345-6789-AS"
+    assert [step.to_status for step in shown.history] == ["diajukan"]
+    assert tracked.find_shown("2345-6789-AS", with_history=False).history == []
+
+
 def test_a_code_typed_in_lowercase_without_dashes_finds_the_request(client, village):
     req = _request_in(village)
     typed = req.tracking_code.replace("-", "").lower()
@@ -905,3 +958,24 @@ def test_the_demo_has_requests_in_every_status_and_seeding_twice_changes_nothing
         db.session.scalar(select(func.count(Attachment.id))),
         db.session.scalar(select(func.count(Service.id))),
     )
+
+
+def test_the_villages_operator_sees_the_full_name_and_the_counter_on_the_tracking_page(client, auth, demo):
+    hanura = db.session.scalar(select(Village).where(Village.slug == "hanura"))
+    req = db.session.scalar(
+        select(ServiceRequest)
+        .where(
+            ServiceRequest.village_id == hanura.id,
+            ServiceRequest.status == states.DIAJUKAN,
+            ServiceRequest.routed_to == "desa",
+        )
+        .order_by(ServiceRequest.id)
+    )
+    auth.login("operator.trimulyo@balai.test")
+    html = client.get(f"/lacak/{req.tracking_code}").get_data(as_text=True)
+    assert "Untuk petugas" not in html and req.name not in html  # another village's operator
+    auth.logout()
+    auth.login("operator.hanura@balai.test")
+    html = client.get(f"/lacak/{req.tracking_code}").get_data(as_text=True)
+    assert "Untuk petugas" in html and req.name in html
+    assert f'action="/kantor/permohonan/{req.id}/aksi"' in html and f'value="{req.version}"' in html

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import os
 import re
 
@@ -27,7 +28,12 @@ _BARE_TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
 
 
 def _cipher() -> AESGCM:
-    secret = current_app.config["SECRET_KEY"].encode()
+    return _cipher_for(current_app.config["SECRET_KEY"].encode())
+
+
+@functools.lru_cache(maxsize=4)
+def _cipher_for(secret: bytes) -> AESGCM:
+    """Derived once per secret key (HKDF and the cipher's setup cost more than a decryption)."""
     key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"balai resident receipts").derive(
         secret
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import secrets
 
@@ -11,10 +10,10 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from app import attendance, events, limits, models, workflow
+from app import attendance, events, limits, models, tracked, workflow
 from app.access import can_work_request, village_desk
 from app.datacache import cached_markup, cached_row, render_block
 from app.domain import states
@@ -22,7 +21,7 @@ from app.domain.errors import DomainError
 from app.domain.nik import mask_nik, parse_nik
 from app.domain.phone import mask_phone
 from app.domain.text import mask_name
-from app.domain.tracking import normalize_tracking_code, tracking_key
+from app.domain.tracking import normalize_tracking_code
 from app.extensions import db, limiter
 from app.i18n import status_label
 from app.models import Service, ServiceRequest, Village
@@ -39,6 +38,7 @@ from app.residents.forms import (
     request_form,
     service_data,
 )
+from app.tracked import ShownRequest
 from app.web import active_village_or_404, render, render_shared, submitted_here
 
 QUEUE_WORKING = (states.DIAJUKAN, states.DIVERIFIKASI, states.DIPROSES)
@@ -288,7 +288,7 @@ def _request_by_code(code: str) -> ServiceRequest | None:
 def _receipt_context(code: str):
     if not receipts.holds(code):
         return None
-    req = _request_by_code(code)
+    req = tracked.find_shown(code, with_history=False)
     if req is None:
         abort(404)
     token = receipts.private_token(code)
@@ -323,7 +323,7 @@ def receipt_print(code: str):
 # --- tracking ----------------------------------------------------------------------------------
 
 
-def _shown_name(req: ServiceRequest) -> str:
+def _shown_name(req: ServiceRequest | ShownRequest) -> str:
     if req.hide_name:
         return _("Nama disembunyikan atas permintaan pelapor")
     return mask_name(req.name)
@@ -371,7 +371,7 @@ def track(code: str):
         canonical = normalize_tracking_code(code)
     except DomainError:
         canonical = None
-    req = _request_by_code(canonical) if canonical else None
+    req = tracked.find_shown(canonical) if canonical else None
     if req is None:
         limits.code_missed()
         form = TrackForm(formdata=None, kode=code[:20])
@@ -412,7 +412,7 @@ def track(code: str):
     return response
 
 
-def _timeline(req: ServiceRequest) -> list[dict]:
+def _timeline(req: ServiceRequest | ShownRequest) -> list[dict]:
     """What happened, with dates, then the main steps still to come."""
     kind = req.service.kind
     steps = [
@@ -432,7 +432,7 @@ def _timeline(req: ServiceRequest) -> list[dict]:
     return steps
 
 
-def _reason(req: ServiceRequest) -> str:
+def _reason(req: ServiceRequest | ShownRequest) -> str:
     if req.status not in (states.PERLU_PERBAIKAN, states.DITOLAK):
         return ""
     for change in reversed(req.history):
@@ -595,36 +595,6 @@ def private(token: str):
 # --- "Permohonan saya" ------------------------------------------------------------------------
 
 
-def _status_rows(codes: list[str]) -> list:
-    if not codes:
-        return []
-    keys = [tracking_key(code) for code in codes]
-    rows = db.session.execute(_status_statement(), {"keys": keys}).all()
-    order = {tracking_key(code): i for i, code in enumerate(codes)}
-    return sorted(rows, key=lambda row: order[tracking_key(row.tracking_code)])
-
-
-@functools.cache
-def _status_statement():
-    """Built once (building it cost as much as running it): "my requests" rows by tracking keys."""
-    return (
-        select(
-            ServiceRequest.tracking_code,
-            ServiceRequest.status,
-            ServiceRequest.submitted_at,
-            ServiceRequest.due_date,
-            Service.code,
-            Service.name,
-            Service.kind,
-            Village.name.label("village_name"),
-            Village.term,
-        )
-        .join(Service, Service.id == ServiceRequest.service_id)
-        .join(Village, Village.id == ServiceRequest.village_id)
-        .where(ServiceRequest.tracking_key.in_(bindparam("keys", expanding=True)))
-    )
-
-
 def _clean_codes(raw: list[str]) -> list[str]:
     codes = []
     for item in raw[:MINE_MAX]:
@@ -639,10 +609,11 @@ def _clean_codes(raw: list[str]) -> list[str]:
 
 @bp.route("/saya")
 def mine():
+    codes = receipts.codes()
     return render(
         "residents/mine.html",
-        rows=_status_rows(receipts.codes()),
-        held=set(receipts.codes()),
+        rows=tracked.statuses(codes),
+        held=set(codes),
         rendered_at=models.utcnow(),
     )
 
@@ -691,7 +662,7 @@ def ask_link():
 @limits.counts_code_misses
 def mine_status():
     codes = _clean_codes(request.args.getlist("kode"))
-    rows = _status_rows(codes)
+    rows = tracked.statuses(codes)
     # Each code nobody holds is a guess, counted like one typed on /lacak; a batch with more
     # misses than the address has left is refused whole (and spends what was left, so the
     # refusal itself is no free hint).
