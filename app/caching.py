@@ -96,6 +96,15 @@ def inline_css() -> Markup | None:
     return Markup("<style>") + Markup(css.text) + Markup("</style>")  # noqa: S704  (our own static file, read at startup)
 
 
+def css_element() -> Markup:
+    """The page's stylesheet: inline on a first visit (inline_css()), else a link to the file."""
+    inline = inline_css()
+    if inline is not None:
+        return inline
+    href = current_app.jinja_env.globals["asset"](CSS_FILE)
+    return Markup('<link rel="stylesheet" href="{}">').format(href)
+
+
 def remember_css(response: Response) -> Response:
     """After a page inlined the CSS, let the next one link the (by then cached) file instead."""
     if g.get("balai_inlined_css"):
@@ -326,6 +335,7 @@ def init_app(app: Flask) -> None:
     critical_css(app)
     install_fast_gettext(app)
     app.jinja_env.globals["inline_css"] = inline_css
+    app.jinja_env.globals["css_element"] = css_element
     app.after_request(compressed_html)  # registered first: runs after the others, on the final body
     app.after_request(remember_css)
     app.after_request(conditional_html)

@@ -27,11 +27,13 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import secrets
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from contextlib import contextmanager
 from typing import Any
 
 from flask import Flask, current_app, g, has_app_context, has_request_context
@@ -140,6 +142,23 @@ def cached(key: tuple, compute: Callable[[], Any]) -> Any:
 
 # Stands in for the CSRF token while markup kept for everyone is rendered; each page gets its own.
 CSRF_SLOT = "balai-csrf-" + secrets.token_hex(8)
+# Stands in for the stylesheet in a page kept for every visitor: inline on a first visit, else a link.
+CSS_SLOT = "balai-css-" + secrets.token_hex(8)
+_SLOTS = re.compile(f"({CSRF_SLOT}|{CSS_SLOT})")
+
+
+@contextmanager
+def _csrf_stand_in():
+    """Flask-WTF's generate_csrf() answers what ``g`` holds: the stand-in, for markup kept for everyone."""
+    field = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    had = g.pop(field, None)
+    setattr(g, field, CSRF_SLOT)
+    try:
+        yield
+    finally:
+        g.pop(field, None)
+        if had is not None:
+            setattr(g, field, had)
 
 
 def cached_markup(key: tuple, make: Callable[[], Any]) -> Any:
@@ -152,17 +171,8 @@ def cached_markup(key: tuple, make: Callable[[], Any]) -> Any:
     """
 
     def render() -> Any:
-        from flask import g
-
-        field = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
-        had = g.pop(field, None)
-        setattr(g, field, CSRF_SLOT)
-        try:
+        with _csrf_stand_in():
             return make()
-        finally:
-            g.pop(field, None)
-            if had is not None:
-                setattr(g, field, had)
 
     value = cached(key, render)
     if CSRF_SLOT in value:
@@ -170,6 +180,42 @@ def cached_markup(key: tuple, make: Callable[[], Any]) -> Any:
 
         value = value.replace(CSRF_SLOT, generate_csrf())  # Markup.replace escapes it: URL-safe, unchanged
     return value
+
+
+def cached_page(key: tuple, make: Callable[[str], str], css: Callable[[], str]) -> str:
+    """A whole page rendered once per change of data for every visitor it is the same for, with this
+    visitor's CSRF token and stylesheet element filled in.
+
+    ``make(css_slot)`` renders the page with the CSRF stand-in (as :func:`cached_markup`) and
+    ``css_slot`` where the stylesheet goes; it is kept split at the stand-ins, so a request joins
+    the pieces with its own values: ``css()`` (inline ``<style>`` on a first visit, else a link),
+    and a token made only when the page has a form or a session (generate_csrf()).
+    """
+
+    def render() -> tuple[str, ...]:
+        with _csrf_stand_in():
+            return tuple(_SLOTS.split(make(CSS_SLOT)))
+
+    parts = cached(key, render)
+    if len(parts) == 1:
+        return parts[0]
+    values = {CSS_SLOT: None, CSRF_SLOT: None}
+    out = []
+    for i, part in enumerate(parts):
+        if i % 2 == 0:
+            out.append(part)
+            continue
+        value = values[part]
+        if value is None:
+            if part == CSS_SLOT:
+                value = css()
+            else:
+                from flask_wtf.csrf import generate_csrf
+
+                value = generate_csrf()
+            values[part] = value
+        out.append(value)
+    return "".join(out)
 
 
 def render_whole(template: str, context: dict) -> Markup:
