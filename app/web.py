@@ -90,6 +90,15 @@ def active_village_or_404(slug: str) -> Village:
     return village
 
 
+def shown_village_or_404(slug: str) -> Village:
+    """active_village_or_404() for a public page that only shows the village: the row kept for every
+    request, not in this request's session (read its columns and region only; never change it)."""
+    village = village_by_slug(slug, attach=False)
+    if village is None:
+        abort(404)
+    return village
+
+
 def submitted_here(code: str) -> bool:
     """Whether this browser's session sent the request with tracking ``code`` (its kept receipts)."""
     return code in session.get("receipts", {})

@@ -219,3 +219,21 @@ def test_a_page_kept_whole_for_visitors_fills_in_each_ones_stylesheet_token_and_
     assert '<html lang="en">' in english.get("/desa/hanura/layanan").get_data(as_text=True)
     assert '<html lang="id">' in app.test_client().get("/desa/hanura/layanan").get_data(as_text=True)
     _close(app)
+
+
+def test_a_shown_village_is_the_kept_row_itself_until_a_write_replaces_it(demo):
+    """Public pages that only show a village read the row kept for every request, unmerged."""
+    from app.web import shown_village_or_404
+
+    app = _instance()
+    with app.test_request_context("/desa/hanura/"):
+        first = shown_village_or_404("hanura")
+        assert first not in db.session
+    with app.test_request_context("/desa/hanura/"):
+        assert shown_village_or_404("hanura") is first
+    _rename(app, "Hanura Lain")
+    with app.test_request_context("/desa/hanura/"):
+        again = shown_village_or_404("hanura")
+        assert again is not first and again.name == "Hanura Lain"
+    assert "Hanura Lain" in _home(app)
+    _close(app)

@@ -49,6 +49,7 @@ from app.web import (
     render_shared,
     roles_required,
     send_stored_photo,
+    shown_village_or_404,
     village_row_or_404,
 )
 from app.workflow import local_today
@@ -59,7 +60,7 @@ from app.workflow import local_today
 @bp.route("/desa/<slug>/")
 @shared
 def profile(slug: str):
-    village = active_village_or_404(slug)
+    village = shown_village_or_404(slug)
     year = request.args.get("tahun", type=int)
     # Who is at the balai and whether it is open follow the clock: at most a minute old.
     minute = attendance.local(attendance.utcnow()).strftime("%Y-%m-%d %H:%M")
@@ -181,7 +182,7 @@ def _status_chart(row: figures.Row) -> charts.Chart:
 
 @bp.route("/desa/<slug>/pengumuman")
 def announcements(slug: str):
-    village = active_village_or_404(slug)
+    village = shown_village_or_404(slug)
     page = max(request.args.get("halaman", 1, type=int), 1)
 
     def context() -> dict:
