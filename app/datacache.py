@@ -18,9 +18,11 @@ of blocks that do not depend on who asks. Those are kept here, per web process, 
 An entry is used only while the generation it was made under still stands, so a value computed
 while a write was committing is stored under the old generation and never served after it.
 Values are shared between threads: only immutable ones (strings, Markup, tuples) and detached ORM
-rows that callers merge into their own session (:func:`village_by_slug`) are stored. Nothing that
-depends on the user (session, CSRF token, sign-in, an official's view) is ever cached here: keys
-name the page's public inputs only, and callers do not cache for signed-in users.
+rows that callers merge into their own session (:func:`village_by_slug`), or only read, are stored.
+Nothing that depends on the user (session, CSRF token, sign-in, an official's view) is ever cached
+here: keys name the page's public inputs only, whole pages are kept for anonymous visitors only
+with stand-ins for their CSRF token and stylesheet (:func:`cached_page`), and callers do not cache
+for signed-in users.
 """
 
 from __future__ import annotations
