@@ -137,7 +137,14 @@ def _skip_loading_for_empty_sessions(login_manager) -> None:
     login_manager._load_user = load_user
 
 
-def _select_locale() -> str:
+_LOCALES: dict[str, object] = {}  # language code: its babel Locale, parsed once per process
+
+
+def _select_locale():
+    """The request's language: ?lang= (kept in the session), the session's, a signed-in user's, the default.
+
+    Returned as a babel Locale parsed once (Flask-Babel would parse the code anew on every request).
+    """
     from flask import current_app
     from flask_login import current_user
 
@@ -145,12 +152,21 @@ def _select_locale() -> str:
     languages = current_app.config["LANGUAGES"]
     if wanted in languages:
         session["lang"] = wanted
-        return wanted
+        return _locale(wanted)
     if session.get("lang") in languages:
-        return session["lang"]
+        return _locale(session["lang"])
     if getattr(current_user, "is_authenticated", False) and current_user.locale in languages:
-        return current_user.locale
-    return current_app.config["BABEL_DEFAULT_LOCALE"]
+        return _locale(current_user.locale)
+    return _locale(current_app.config["BABEL_DEFAULT_LOCALE"])
+
+
+def _locale(code: str):
+    found = _LOCALES.get(code)
+    if found is None:
+        from babel import Locale
+
+        found = _LOCALES[code] = Locale.parse(code)
+    return found
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -18,20 +18,24 @@ of blocks that do not depend on who asks. Those are kept here, per web process, 
 An entry is used only while the generation it was made under still stands, so a value computed
 while a write was committing is stored under the old generation and never served after it.
 Values are shared between threads: only immutable ones (strings, Markup, tuples) and detached ORM
-rows that callers merge into their own session (:func:`village_by_slug`) are stored. Nothing that
-depends on the user (session, CSRF token, sign-in, an official's view) is ever cached here: keys
-name the page's public inputs only, and callers do not cache for signed-in users.
+rows that callers merge into their own session (:func:`village_by_slug`), or only read, are stored.
+Nothing that depends on the user (session, CSRF token, sign-in, an official's view) is ever cached
+here: keys name the page's public inputs only, whole pages are kept for anonymous visitors only
+with stand-ins for their CSRF token and stylesheet (:func:`cached_page`), and callers do not cache
+for signed-in users.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import secrets
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from contextlib import contextmanager
 from typing import Any
 
 from flask import Flask, current_app, g, has_app_context, has_request_context
@@ -140,6 +144,23 @@ def cached(key: tuple, compute: Callable[[], Any]) -> Any:
 
 # Stands in for the CSRF token while markup kept for everyone is rendered; each page gets its own.
 CSRF_SLOT = "balai-csrf-" + secrets.token_hex(8)
+# Stands in for the stylesheet in a page kept for every visitor: inline on a first visit, else a link.
+CSS_SLOT = "balai-css-" + secrets.token_hex(8)
+_SLOTS = re.compile(f"({CSRF_SLOT}|{CSS_SLOT})")
+
+
+@contextmanager
+def _csrf_stand_in():
+    """Flask-WTF's generate_csrf() answers what ``g`` holds: the stand-in, for markup kept for everyone."""
+    field = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    had = g.pop(field, None)
+    setattr(g, field, CSRF_SLOT)
+    try:
+        yield
+    finally:
+        g.pop(field, None)
+        if had is not None:
+            setattr(g, field, had)
 
 
 def cached_markup(key: tuple, make: Callable[[], Any]) -> Any:
@@ -152,17 +173,8 @@ def cached_markup(key: tuple, make: Callable[[], Any]) -> Any:
     """
 
     def render() -> Any:
-        from flask import g
-
-        field = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
-        had = g.pop(field, None)
-        setattr(g, field, CSRF_SLOT)
-        try:
+        with _csrf_stand_in():
             return make()
-        finally:
-            g.pop(field, None)
-            if had is not None:
-                setattr(g, field, had)
 
     value = cached(key, render)
     if CSRF_SLOT in value:
@@ -170,6 +182,42 @@ def cached_markup(key: tuple, make: Callable[[], Any]) -> Any:
 
         value = value.replace(CSRF_SLOT, generate_csrf())  # Markup.replace escapes it: URL-safe, unchanged
     return value
+
+
+def cached_page(key: tuple, make: Callable[[str], str], css: Callable[[], str]) -> str:
+    """A whole page rendered once per change of data for every visitor it is the same for, with this
+    visitor's CSRF token and stylesheet element filled in.
+
+    ``make(css_slot)`` renders the page with the CSRF stand-in (as :func:`cached_markup`) and
+    ``css_slot`` where the stylesheet goes; it is kept split at the stand-ins, so a request joins
+    the pieces with its own values: ``css()`` (inline ``<style>`` on a first visit, else a link),
+    and a token made only when the page has a form or a session (generate_csrf()).
+    """
+
+    def render() -> tuple[str, ...]:
+        with _csrf_stand_in():
+            return tuple(_SLOTS.split(make(CSS_SLOT)))
+
+    parts = cached(key, render)
+    if len(parts) == 1:
+        return parts[0]
+    values = {CSS_SLOT: None, CSRF_SLOT: None}
+    out = []
+    for i, part in enumerate(parts):
+        if i % 2 == 0:
+            out.append(part)
+            continue
+        value = values[part]
+        if value is None:
+            if part == CSS_SLOT:
+                value = css()
+            else:
+                from flask_wtf.csrf import generate_csrf
+
+                value = generate_csrf()
+            values[part] = value
+        out.append(value)
+    return "".join(out)
 
 
 def render_whole(template: str, context: dict) -> Markup:
@@ -192,9 +240,14 @@ def render_block(template: str, block: str, context: dict) -> Markup:
     return Markup("".join(tpl.blocks[block](jinja_context)))  # noqa: S704  (our own template's output)
 
 
-def cached_row(key: tuple, load: Callable[[], Any], *related: str):
+def cached_row(key: tuple, load: Callable[[], Any], *related: str, attach: bool = True):
     """The ORM row ``load()`` finds (or None), kept detached and merged into this request's session
-    without a query while nothing changed. ``related``: eagerly loaded relationships kept with it."""
+    without a query while nothing changed. ``related``: eagerly loaded relationships kept with it.
+
+    ``attach=False`` gives the kept row itself, shared by every request of this process, for a
+    caller that only reads the columns and ``related`` loaded with it (merging costs ~50 us): it
+    must never be changed, added to a session or asked for anything not loaded.
+    """
     from app.extensions import db
 
     if _cache() is None or not has_request_context():
@@ -211,11 +264,13 @@ def cached_row(key: tuple, load: Callable[[], Any], *related: str):
         return row
 
     found = cached(("row", *key), detached)
-    return None if found is None else db.session.merge(found, load=False)
+    if found is None or not attach:
+        return found
+    return db.session.merge(found, load=False)
 
 
-def village_by_slug(slug: str):
-    """The active village with this slug (with its region), or None."""
+def village_by_slug(slug: str, attach: bool = True):
+    """The active village with this slug (with its region), or None; ``attach``: see cached_row()."""
     from sqlalchemy import select
 
     from app.extensions import db
@@ -224,7 +279,7 @@ def village_by_slug(slug: str):
     def load():  # the query is built only on a miss: building it costs as much as the lookup
         return db.session.scalar(select(Village).where(Village.slug == slug, Village.active.is_(True)))
 
-    return cached_row(("village", slug), load, "region")
+    return cached_row(("village", slug), load, "region", attach=attach)
 
 
 # --- invalidation: a commit that wrote anything makes a new generation -----------------------------

@@ -80,6 +80,43 @@ def init_app(app) -> None:
             request._get_file_stream = lambda *args, **kwargs: CappedUpload(cap)
 
     app.before_request_funcs.setdefault(None, []).insert(0, room_for_photos)
+    _check_only_where_counted(app)
+
+
+def _check_only_where_counted(app) -> None:
+    """Flask-Limiter's check before every request, only for requests it has something to count.
+
+    A route's own limits (``@limiter.limit``, the shared limits above) are checked by their
+    decorators; the check before every request counts only application, default, blueprint and
+    meta limits (and the in-memory fallback's while the storage is down). Balai sets none for most
+    blueprints, yet resolving that anew cost about as much as rendering a small page (~0.1 ms):
+    it is resolved once per blueprint, and the check runs as before wherever one is set.
+    """
+    check = limiter._check_request_limit
+    funcs = app.before_request_funcs.get(None, [])
+    if check not in funcs:
+        return
+    counted: dict[str | None, bool] = {}
+
+    def check_request_limit():
+        blueprint = request.blueprint
+        found = counted.get(blueprint)
+        if found is None:
+            found = counted[blueprint] = _counts_before_request(app, blueprint)
+        return check() if found else None
+
+    funcs[funcs.index(check)] = check_request_limit
+
+
+def _counts_before_request(app, blueprint: str | None) -> bool:
+    manager = limiter.limit_manager
+    return bool(
+        manager.application_limits
+        or manager.default_limits
+        or limiter._meta_limits
+        or limiter._in_memory_fallback_enabled
+        or (blueprint and manager.blueprint_limits(app, blueprint))
+    )
 
 
 def configured(name: str):

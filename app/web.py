@@ -11,7 +11,8 @@ from flask_babel import get_locale
 from flask_login import current_user, login_required
 
 from app.access import can_read_village
-from app.datacache import cached_markup, render_block, render_whole, village_by_slug
+from app.caching import css_element
+from app.datacache import CSRF_SLOT, cached_markup, cached_page, render_block, render_whole, village_by_slug
 from app.domain.storage import InvalidPhotoName, PhotoStore
 from app.extensions import db
 from app.models import Role, Village
@@ -39,9 +40,12 @@ def render_shared(
     """render() for a page whose content (or htmx fragment) is the same for every visitor.
 
     ``context()`` is called, and the content block or fragment rendered, once per change of data
-    (app/datacache.py); the page around it (session, CSRF token, CSS, sign-in) is rendered for each
-    request with ``page``. ``key`` names everything else the content depends on (path values,
-    query arguments); the locale is added here. Never for a view that differs for a signed-in user.
+    (app/datacache.py). ``key`` names everything else the content depends on (path values, query
+    arguments); the locale is added here. ``page`` (values for the title and head) must follow
+    from ``key`` too. For a visitor who is not signed in and has no message waiting, the whole
+    page is kept the same way, with slots for the CSRF token and the stylesheet; a signed-in
+    official's page around the content (name, menu, bell) is rendered for each request.
+    Never for a view whose content differs for a signed-in user.
     """
     locale = str(get_locale())
     if _partial(fragment):
@@ -49,10 +53,28 @@ def render_shared(
         response = make_response(body)
         response.vary.add("HX-Request")
         return response
-    content = cached_markup(
-        ("content", template, locale, *key), lambda: render_block(template, "content", context())
-    )
-    return render(template, fragment, cached_content=content, **page)
+    if current_user.is_authenticated or "_flashes" in session:
+        content = cached_markup(
+            ("content", template, locale, *key), lambda: render_block(template, "content", context())
+        )
+        return render(template, fragment, cached_content=content, **page)
+    # base.html shows the htmx CSRF header to a visitor with a session token (or given one by a form).
+    token = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token") in session
+
+    def whole(css_slot: str) -> str:
+        content = render_block(template, "content", context())
+        return render_template(
+            template,
+            cached_content=content,
+            page_css=css_slot,
+            page_csrf=CSRF_SLOT if token or CSRF_SLOT in content else None,
+            **page,
+        )
+
+    body = cached_page(("page", template, locale, request.script_root, token, *key), whole, css_element)
+    response = make_response(body)
+    response.vary.add("HX-Request")
+    return response
 
 
 def absolute_url(endpoint: str, **values) -> str:
@@ -63,6 +85,15 @@ def absolute_url(endpoint: str, **values) -> str:
 def active_village_or_404(slug: str) -> Village:
     """The active village with this slug, for public pages (kept per process until data changes)."""
     village = village_by_slug(slug)
+    if village is None:
+        abort(404)
+    return village
+
+
+def shown_village_or_404(slug: str) -> Village:
+    """active_village_or_404() for a public page that only shows the village: the row kept for every
+    request, not in this request's session (read its columns and region only; never change it)."""
+    village = village_by_slug(slug, attach=False)
     if village is None:
         abort(404)
     return village

@@ -204,3 +204,20 @@ def test_static_etags_differ_per_encoding(client):
     gz = client.get("/static/css/balai.css", headers={"Accept-Encoding": "gzip"}).headers["ETag"]
     assert br != gz
     assert br.endswith(':br"')
+
+
+def test_template_translations_kept_per_catalogue_follow_the_language_and_escape_variables(app):
+    """``_()`` without variables is kept per catalogue (app/caching.py): each language gets its own
+    text, and a call with variables still escapes them."""
+    from flask import render_template_string
+    from flask_babel import refresh
+
+    source = "{{ _('Masuk petugas') }}|{{ _('Layanan %(village)s', village=name) }}"
+    for lang, text in (("id", "Masuk petugas"), ("en", "Staff login"), ("id", "Masuk petugas")):
+        with app.test_request_context(f"/?lang={lang}"):
+            refresh()  # the fixture's app context (and its chosen locale) outlives each request here
+            for _ in range(2):
+                page = render_template_string(source, name="<b>Hanura</b>")
+                login, _sep, services = page.partition("|")
+                assert login == text
+                assert "&lt;b&gt;Hanura&lt;/b&gt;" in services and "<b>" not in services

@@ -168,3 +168,72 @@ def test_a_kept_form_never_carries_the_csrf_token_of_the_visitor_who_filled_the_
         content_type="multipart/form-data",
     )
     assert checked.status_code == 422
+
+
+def test_a_page_kept_whole_for_visitors_fills_in_each_ones_stylesheet_token_and_header(demo):
+    """Anonymous visitors share one rendering of the whole page (app/web.py render_shared); what
+    differs per visitor (first visit's inline CSS, a session's CSRF header, a message waiting, a
+    signed-in official's header) is never kept for, nor taken from, another."""
+    import re
+
+    app = _instance()
+    first = app.test_client()
+    page = first.get("/desa/hanura/layanan")
+    html = page.get_data(as_text=True)
+    assert "<style>" in html and "css=" in page.headers["Set-Cookie"]  # first visit: CSS inline
+    assert "hx-headers" not in html and first.get_cookie("session") is None
+    again = first.get("/desa/hanura/layanan").get_data(as_text=True)
+    assert "<style>" not in again and 'rel="stylesheet" href="/static/css/balai.css?v=' in again
+    assert app.test_client().get("/desa/hanura/layanan").get_data(as_text=True) == html
+
+    # A visitor with a session token gets the htmx CSRF header, carrying that session's own token.
+    with_token = [app.test_client() for _ in range(2)]
+    tokens = []
+    for client in with_token:
+        form = client.get("/desa/hanura/layanan/domisili").get_data(as_text=True)
+        tokens.append(re.search(r'"X-CSRFToken": "([^"]+)"', form).group(1))
+        html = client.get("/desa/hanura/layanan").get_data(as_text=True)
+        assert re.search(r'"X-CSRFToken": "([^"]+)"', html).group(1) == tokens[-1]
+        assert "balai-csrf-" not in html and "balai-css-" not in html
+    assert tokens[0] != tokens[1]
+
+    # A message waiting is shown to its visitor, once, and to nobody else.
+    flashed = app.test_client()
+    with flashed.session_transaction() as session:
+        session["_flashes"] = [("message", "Pesan untuk satu orang")]
+    assert "Pesan untuk satu orang" in flashed.get("/desa/hanura/layanan").get_data(as_text=True)
+    assert "Pesan untuk satu orang" not in flashed.get("/desa/hanura/layanan").get_data(as_text=True)
+    assert "Pesan untuk satu orang" not in first.get("/desa/hanura/layanan").get_data(as_text=True)
+
+    # An official's header (name, sign-out form) is theirs; a visitor after them gets the public one.
+    official = app.test_client()
+    Auth(official).login("operator.hanura@balai.test")
+    mine = official.get("/desa/hanura/layanan").get_data(as_text=True)
+    assert "Rina Operator Hanura" in mine and "Masuk petugas" not in mine
+    public = app.test_client().get("/desa/hanura/layanan").get_data(as_text=True)
+    assert "Rina Operator Hanura" not in public and "Masuk petugas" in public
+
+    # The language chosen is the visitor's own.
+    english = app.test_client()
+    assert '<html lang="en">' in english.get("/desa/hanura/layanan?lang=en").get_data(as_text=True)
+    assert '<html lang="en">' in english.get("/desa/hanura/layanan").get_data(as_text=True)
+    assert '<html lang="id">' in app.test_client().get("/desa/hanura/layanan").get_data(as_text=True)
+    _close(app)
+
+
+def test_a_shown_village_is_the_kept_row_itself_until_a_write_replaces_it(demo):
+    """Public pages that only show a village read the row kept for every request, unmerged."""
+    from app.web import shown_village_or_404
+
+    app = _instance()
+    with app.test_request_context("/desa/hanura/"):
+        first = shown_village_or_404("hanura")
+        assert first not in db.session
+    with app.test_request_context("/desa/hanura/"):
+        assert shown_village_or_404("hanura") is first
+    _rename(app, "Hanura Lain")
+    with app.test_request_context("/desa/hanura/"):
+        again = shown_village_or_404("hanura")
+        assert again is not first and again.name == "Hanura Lain"
+    assert "Hanura Lain" in _home(app)
+    _close(app)

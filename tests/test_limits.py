@@ -357,3 +357,26 @@ def test_after_replays_a_new_request_still_has_its_place_under_the_limit(app, vi
         assert client.post("/desa/hanura/layanan/domisili", data=fields).status_code == 303
     assert _send(client).status_code == 303
     assert _stored() == 2
+
+
+def test_a_blueprints_own_limits_are_still_counted_before_each_request(app):
+    """The check before each request runs only where a limit is set (app/limits.py): a blueprint's."""
+    from flask import Blueprint
+
+    from app import create_app
+    from app.extensions import limiter
+    from tests.conftest import Config
+
+    app = create_app(Config)  # a blueprint joins before the app's first request
+
+    probe = Blueprint("limits_probe", __name__)
+
+    @probe.route("/limits-probe")
+    def page():
+        return "ok"
+
+    limiter.limit("2 per minute")(probe)
+    app.register_blueprint(probe)
+    client = _client(app, "203.0.113.77")
+    assert [client.get("/limits-probe").status_code for _ in range(3)] == [200, 200, 429]
+    assert client.get("/offline").status_code == 200  # a blueprint without limits is not counted

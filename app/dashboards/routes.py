@@ -49,6 +49,7 @@ from app.web import (
     render_shared,
     roles_required,
     send_stored_photo,
+    shown_village_or_404,
     village_row_or_404,
 )
 from app.workflow import local_today
@@ -59,7 +60,7 @@ from app.workflow import local_today
 @bp.route("/desa/<slug>/")
 @shared
 def profile(slug: str):
-    village = active_village_or_404(slug)
+    village = shown_village_or_404(slug)
     year = request.args.get("tahun", type=int)
     # Who is at the balai and whether it is open follow the clock: at most a minute old.
     minute = attendance.local(attendance.utcnow()).strftime("%Y-%m-%d %H:%M")
@@ -181,7 +182,7 @@ def _status_chart(row: figures.Row) -> charts.Chart:
 
 @bp.route("/desa/<slug>/pengumuman")
 def announcements(slug: str):
-    village = active_village_or_404(slug)
+    village = shown_village_or_404(slug)
     page = max(request.args.get("halaman", 1, type=int), 1)
 
     def context() -> dict:
@@ -225,8 +226,13 @@ def project_photo(slug: str, name: str):
 
 @bp.route("/wilayah/")
 def regions():
+    return render_shared("dashboards/regions.html", (), lambda: {"provinces": _provinces()})
+
+
+def _provinces() -> list:
     # Count the villages per province first, then name the 38 provinces (joining each of 83,762
-    # villages to its province by an expression cost a hash join over all of them).
+    # villages to its province by an expression cost a hash join over all of them). Built only
+    # when the page is rendered anew: building the statement cost more than the kept page.
     province = func.substr(Village.region_code, 1, 2)
     counts = (
         select(province.label("code"), func.count().label("villages"))
@@ -235,10 +241,7 @@ def regions():
         .subquery()
     )
     provinces = select(Region.code, Region.name, counts.c.villages).join(counts, counts.c.code == Region.code)
-    query = provinces.where(Region.level == 1).order_by(Region.name)
-    return render_shared(
-        "dashboards/regions.html", (), lambda: {"provinces": db.session.execute(query).all()}
-    )
+    return db.session.execute(provinces.where(Region.level == 1).order_by(Region.name)).all()
 
 
 def _board_or_404(code: str) -> figures.Dashboard:
