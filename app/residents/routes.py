@@ -77,7 +77,7 @@ def _not_modified(etag: str):
 @bp.route("/desa/<slug>/layanan")
 @shared
 def services(slug: str):
-    village = active_village_or_404(slug)
+    village = shown_village_or_404(slug)
 
     def context() -> dict:
         rows = db.session.scalars(
@@ -711,7 +711,7 @@ def mine_status():
 
 @bp.route("/desa/<slug>/poster")
 def poster(slug: str):
-    village = active_village_or_404(slug)
+    village = shown_village_or_404(slug)
     url = _absolute(url_for("residents.services", slug=village.slug))
     return render(
         "residents/poster.html",
@@ -724,7 +724,7 @@ def poster(slug: str):
 
 @bp.route("/desa/<slug>/poster-lacak")
 def poster_track(slug: str):
-    village = active_village_or_404(slug)
+    village = shown_village_or_404(slug)
     url = _absolute(url_for("residents.track_form"))
     return render(
         "residents/poster.html",
@@ -737,7 +737,7 @@ def poster_track(slug: str):
 
 @bp.route("/desa/<slug>/antrian")
 def queue(slug: str):
-    village = active_village_or_404(slug)
+    village = shown_village_or_404(slug)
     rows = db.session.execute(
         select(ServiceRequest.tracking_code, ServiceRequest.status)
         .join(Service, Service.id == ServiceRequest.service_id)
