@@ -170,6 +170,48 @@ def test_a_kept_form_never_carries_the_csrf_token_of_the_visitor_who_filled_the_
     assert checked.status_code == 422
 
 
+def test_the_blank_form_kept_whole_gives_each_visit_its_own_token_and_key_and_shows_a_change_at_once(
+    processes,
+):
+    """Anonymous visitors share one rendering of the whole blank request form (the page around it
+    too); each visit gets its own idempotency key, each session its own CSRF token, and a change
+    of the service (its name, its fields) shows on the next page, in this process and another."""
+    import re
+
+    from app.models import Service
+
+    here, there = processes
+    path = "/desa/hanura/layanan/domisili"
+
+    def visit(client) -> tuple[str, str, str]:
+        response = client.get(path)
+        assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
+        html = response.get_data(as_text=True)
+        assert "balai-csrf-" not in html and "balai-key-" not in html and "balai-css-" not in html
+        tokens = set(re.findall(r'name="csrf_token"[^>]*value="([^"]+)"', html))
+        tokens.add(re.search(r'"X-CSRFToken": "([^"]+)"', html).group(1))
+        assert len(tokens) == 1, "the form's token and htmx's header are this page's own"
+        key = re.search(r'name="idempotency_key"[^>]*value="([^"]+)"', html).group(1)
+        return html, tokens.pop(), key
+
+    first, second = here.test_client(), here.test_client()
+    visits = [visit(first), visit(second), visit(first), visit(second)]
+    assert visits[0][1] != visits[1][1]  # two sessions, two tokens
+    assert len({key for _html, _token, key in visits}) == 4  # a new key on every visit
+    assert visits[2][1] != visits[3][1]
+
+    with here.app_context():
+        service = db.session.scalar(select(Service).where(Service.code == "domisili"))
+        service.name = "Surat Domisili Baru"
+        service.fields = [*service.fields, {"name": "rt_baru", "label": "Nomor RT baru"}]
+        db.session.commit()
+    for app in (here, there):
+        html, _token, _key = visit(app.test_client())
+        assert "<title>Surat Domisili Baru · Balai</title>" in html and "Nomor RT baru" in html
+    html, _token, _key = visit(first)
+    assert "Surat Domisili Baru" in html and 'name="d_rt_baru"' in html
+
+
 def test_a_page_kept_whole_for_visitors_fills_in_each_ones_stylesheet_token_and_header(demo):
     """Anonymous visitors share one rendering of the whole page (app/web.py render_shared); what
     differs per visitor (first visit's inline CSS, a session's CSRF header, a message waiting, a

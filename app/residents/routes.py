@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from functools import wraps
 
 from flask import abort, current_app, flash, g, make_response, redirect, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
-from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app import attendance, events, limits, models, tracked, workflow
 from app.access import can_work_request, village_desk
-from app.datacache import cached_markup, cached_row, render_block
+from app.datacache import cached_row
 from app.domain import states
 from app.domain.errors import DomainError
 from app.domain.nik import mask_nik, parse_nik
@@ -39,7 +39,7 @@ from app.residents.forms import (
     service_data,
 )
 from app.tracked import ShownRequest
-from app.web import active_village_or_404, render, render_shared, submitted_here
+from app.web import active_village_or_404, render, render_shared, shown_village_or_404, submitted_here
 
 QUEUE_WORKING = (states.DIAJUKAN, states.DIVERIFIKASI, states.DIPROSES)
 QUEUE_SHOWN = 40
@@ -77,7 +77,7 @@ def _not_modified(etag: str):
 @bp.route("/desa/<slug>/layanan")
 @shared
 def services(slug: str):
-    village = active_village_or_404(slug)
+    village = shown_village_or_404(slug)
 
     def context() -> dict:
         rows = db.session.scalars(
@@ -90,7 +90,9 @@ def services(slug: str):
     return render_shared("residents/services.html", (village.id,), context, village=village)
 
 
-def _service_or_404(village: Village, code: str) -> Service:
+def _service_or_404(village: Village, code: str, attach: bool = True) -> Service:
+    """The village's active service with this code (``attach``: see datacache.cached_row())."""
+
     def load():
         return db.session.scalar(
             select(Service).where(
@@ -98,7 +100,7 @@ def _service_or_404(village: Village, code: str) -> Service:
             )
         )
 
-    service = cached_row(("service", village.id, code), load)
+    service = cached_row(("service", village.id, code), load, attach=attach)
     if service is None:
         abort(404)
     return service
@@ -119,63 +121,69 @@ def _form_page(village, service, form, photos, status=200, error=None, sent=None
     )
 
 
-# Stands in for a blank form's idempotency key while it is rendered once for everyone (cached_markup
-# does the same for its CSRF token); each page gets its own.
+# Stands in for a blank form's idempotency key while its page is rendered once for everyone (as the
+# CSRF token's stand-in, app/datacache.py); each page gets its own.
 _KEY_SLOT = "balai-key-" + secrets.token_hex(8)
+_KEY_SLOT_BYTES = _KEY_SLOT.encode()
 
 
 def _blank_form_page(village: Village, service: Service):
-    """A service's empty form: rendered once per change of data, then given this visitor's CSRF token
-    and a fresh idempotency key (the form and its labels are the same for everyone)."""
+    """A service's empty form, the same for everyone but for the CSRF token and the idempotency key:
+    rendered once per change of data (the whole page for an anonymous visitor, render_shared()),
+    then given this visitor's token and a fresh key."""
 
-    def blank() -> Markup:
+    def context() -> dict:
         form = request_form(service, formdata=None, idempotency_key=_KEY_SLOT)
-        context = {"village": village, "service": service, "form": form, "photos": {}, "sent": None}
-        context["max_photo_bytes"] = current_app.config["MAX_PHOTO_BYTES"]
-        return render_block("residents/form.html", "content", context)
+        return {
+            "village": village,
+            "service": service,
+            "form": form,
+            "photos": {},
+            "sent": None,
+            "max_photo_bytes": current_app.config["MAX_PHOTO_BYTES"],
+        }
 
-    content = cached_markup(("blank-form", str(get_locale()), service.id), blank)
-    # Markup.replace escapes what it puts in (a URL-safe token: unchanged).
-    own = content.replace(_KEY_SLOT, secrets.token_urlsafe(24))
-    return render("residents/form.html", cached_content=own, village=village, service=service)
+    response = render_shared(
+        "residents/form.html", ("blank-form", service.id), context, village=village, service=service
+    )
+    # A URL-safe key: nothing in it to escape.
+    response.data = response.data.replace(_KEY_SLOT_BYTES, secrets.token_urlsafe(24).encode())
+    return response
+
+
+def _limited_posts(view):
+    """The request form's limits, which count only its posts: a GET (the blank form, most visits)
+    calls the view itself, without Flask-Limiter resolving limits that do not apply to it."""
+    limited = limiter.limit(
+        limits.configured("SUBMIT_PHONE_LIMIT"),
+        key_func=limits.phone_key("phone"),
+        methods=["POST"],
+        exempt_when=limits.not_storing,
+        deduct_when=limits.stored,
+    )(
+        limiter.limit(
+            limits.configured("SUBMIT_ADDRESS_LIMIT"),
+            key_func=limits.address_key,
+            methods=["POST"],
+            exempt_when=limits.not_storing,
+            deduct_when=limits.stored,
+        )(limits.counts_photo_uploads(view))
+    )
+
+    @wraps(view)
+    def dispatch(**kwargs):
+        return limited(**kwargs) if request.method == "POST" else view(**kwargs)
+
+    return dispatch
 
 
 @bp.route("/desa/<slug>/layanan/<code>", methods=["GET", "POST"])
-@limiter.limit(
-    limits.configured("SUBMIT_PHONE_LIMIT"),
-    key_func=limits.phone_key("phone"),
-    methods=["POST"],
-    exempt_when=limits.not_storing,
-    deduct_when=limits.stored,
-)
-@limiter.limit(
-    limits.configured("SUBMIT_ADDRESS_LIMIT"),
-    key_func=limits.address_key,
-    methods=["POST"],
-    exempt_when=limits.not_storing,
-    deduct_when=limits.stored,
-)
-@limits.counts_photo_uploads
+@_limited_posts
 def request_service(slug: str, code: str):
+    if request.method == "GET":
+        return _request_form(slug, code)
     village = active_village_or_404(slug)
     service = _service_or_404(village, code)
-    if request.method == "GET":
-        checking = checks.load(request.path)
-        sent = _stored_code(village, checking["key"]) if checking else None
-        if request.args.get("langkah") == "periksa":
-            # The check step, after its POST was redirected here: Back and Reload never resend a form.
-            if checking is None:
-                return redirect(url_for("residents.request_service", slug=slug, code=code), 303)
-            if sent is not None:
-                return _no_store(render("residents/sent.html", village=village, service=service, code=sent))
-            form, photos = checks.restore(checking, service)
-            return _no_store(_check_page(village, service, form, photos))
-        if checking is None and not _is_htmx():
-            # A cached copy would carry an old idempotency key and turn a new request into a replay.
-            return _no_store(_blank_form_page(village, service))
-        form = request_form(service, formdata=None, idempotency_key=secrets.token_urlsafe(24))
-        return _no_store(_form_page(village, service, form, {}, sent=sent))
-
     sent = limits.sent_before()
     if sent is not None:
         # This very form was stored already (a second tap, a resend, Back then send): its receipt,
@@ -212,6 +220,28 @@ def request_service(slug: str, code: str):
         # A browser's own form post (no JavaScript): the check step gets an address of its own.
         return redirect(url_for("residents.request_service", slug=slug, code=code, langkah="periksa"), 303)
     return _check_page(village, service, form, photos)
+
+
+def _request_form(slug: str, code: str):
+    """The request form's GET: the blank form, a form brought back, or the check step. It only reads
+    the village and the service: the kept rows, not merged into this request's session."""
+    village = shown_village_or_404(slug)
+    service = _service_or_404(village, code, attach=False)
+    checking = checks.load(request.path)
+    sent = _stored_code(village, checking["key"]) if checking else None
+    if request.args.get("langkah") == "periksa":
+        # The check step, after its POST was redirected here: Back and Reload never resend a form.
+        if checking is None:
+            return redirect(url_for("residents.request_service", slug=slug, code=code), 303)
+        if sent is not None:
+            return _no_store(render("residents/sent.html", village=village, service=service, code=sent))
+        form, photos = checks.restore(checking, service)
+        return _no_store(_check_page(village, service, form, photos))
+    if checking is None and not _is_htmx():
+        # A cached copy would carry an old idempotency key and turn a new request into a replay.
+        return _no_store(_blank_form_page(village, service))
+    form = request_form(service, formdata=None, idempotency_key=secrets.token_urlsafe(24))
+    return _no_store(_form_page(village, service, form, {}, sent=sent))
 
 
 def _check_page(village: Village, service: Service, form, photos: dict):
@@ -681,7 +711,7 @@ def mine_status():
 
 @bp.route("/desa/<slug>/poster")
 def poster(slug: str):
-    village = active_village_or_404(slug)
+    village = shown_village_or_404(slug)
     url = _absolute(url_for("residents.services", slug=village.slug))
     return render(
         "residents/poster.html",
@@ -694,7 +724,7 @@ def poster(slug: str):
 
 @bp.route("/desa/<slug>/poster-lacak")
 def poster_track(slug: str):
-    village = active_village_or_404(slug)
+    village = shown_village_or_404(slug)
     url = _absolute(url_for("residents.track_form"))
     return render(
         "residents/poster.html",
@@ -707,7 +737,7 @@ def poster_track(slug: str):
 
 @bp.route("/desa/<slug>/antrian")
 def queue(slug: str):
-    village = active_village_or_404(slug)
+    village = shown_village_or_404(slug)
     rows = db.session.execute(
         select(ServiceRequest.tracking_code, ServiceRequest.status)
         .join(Service, Service.id == ServiceRequest.service_id)
