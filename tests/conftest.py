@@ -128,8 +128,10 @@ def demo(app):
     if not _DEMO_SNAPSHOT:
         from app.cli.demo import seed_demo
 
+        root = Path(app.config["UPLOAD_DIR"])
+        before = {p for p in root.rglob("*") if p.is_file()}  # earlier tests' files are not the demo's
         seed_demo(DEMO_PASSWORD)
-        _take_snapshot(app)
+        _take_snapshot(app, before)
     else:
         _restore_snapshot(app)
     return DEMO_PASSWORD
@@ -139,13 +141,15 @@ def _data_tables():
     return [t for t in db.metadata.sorted_tables if t.name not in KEEP_TABLES]
 
 
-def _take_snapshot(app) -> None:
+def _take_snapshot(app, before: set[Path]) -> None:
     with db.engine.connect() as conn:
         _DEMO_SNAPSHOT["rows"] = {
             t.name: [dict(r) for r in conn.execute(t.select()).mappings()] for t in _data_tables()
         }
     root = Path(app.config["UPLOAD_DIR"])
-    _DEMO_SNAPSHOT["files"] = {p.relative_to(root): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    _DEMO_SNAPSHOT["files"] = {
+        p.relative_to(root): p.read_bytes() for p in root.rglob("*") if p.is_file() and p not in before
+    }
 
 
 def _restore_snapshot(app) -> None:
