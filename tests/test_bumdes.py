@@ -426,6 +426,23 @@ def test_a_price_or_stock_change_shows_on_the_product_page_at_once_here_and_in_a
     assert client.get(url).status_code == 404
 
 
+def test_a_village_shop_follows_its_village_and_prices_here_and_in_another_process(processes):
+    here, there = processes
+    client = here.test_client()
+    assert "Toko Desa Hanura" in page_of(client, "/desa/hanura/produk")  # kept now
+    with there.app_context():
+        db.session.scalar(select(Village).where(Village.slug == "hanura")).name = "Hanura Baru"
+        db.session.commit()
+    body = page_of(client, "/desa/hanura/produk")
+    assert "Toko Desa Hanura Baru" in body and "Produk Desa Hanura Baru" in body
+    _change_product(there, "Ikan Kakap Merah Segar", price=91000)
+    assert "Rp 91.000" in page_of(client, "/desa/hanura/produk")
+    with there.app_context():
+        db.session.scalar(select(Village).where(Village.slug == "hanura")).active = False
+        db.session.commit()
+    assert client.get("/desa/hanura/produk").status_code == 404
+
+
 # --- ordering -----------------------------------------------------------------------------------
 
 
