@@ -334,6 +334,115 @@ def test_whatsapp_button_prefills_product_quantity_and_page_link(app, client, de
     assert "<html" not in text and "sebanyak%205%20kg" in text
 
 
+def test_the_product_page_sends_no_query_while_nothing_changed(app, client, demo):
+    fish = product_named("Ikan Kakap Merah Segar")
+    url = f"/produk/{fish.id}-{fish.slug}"
+    page_of(client, url)  # kept now
+    statements = []
+    listener = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        body = page_of(client, url)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)
+    assert statements == [] and "Kirim pesanan" in body and "Rp 85.000" in body
+
+
+def test_a_kept_product_page_gives_each_visitor_their_own_token_and_order_key(app, demo):
+    fish = product_named("Ikan Kakap Merah Segar")
+    url = f"/produk/{fish.id}-{fish.slug}"
+    first, second = app.test_client(), app.test_client()
+    pages = [page_of(c, url) for c in (first, second)]
+    tokens = [csrf_from(page) for page in pages]
+    keys = [re.search(r'name="key"[^>]*value="([^"]+)"', page).group(1) for page in pages]
+    assert tokens[0] != tokens[1] and keys[0] != keys[1]
+    assert keys[1] != re.search(r'name="key"[^>]*value="([^"]+)"', page_of(second, url)).group(1)
+    for page in pages:
+        assert "balai-csrf-" not in page and "balai-key-" not in page
+    data = {"csrf_token": tokens[1], "buyer_name": "Dewi", "buyer_phone": "0812-7777-1234", "quantity": "1"}
+    sent = second.post(f"{url}/pesan", data={**data, "fulfilment": "pickup", "key": keys[1]})
+    assert sent.status_code == 303
+
+
+def test_a_buyers_answers_and_order_are_shown_to_that_buyer_alone(app, client, demo):
+    fish = product_named("Ikan Kakap Merah Segar")
+    url = f"/produk/{fish.id}-{fish.slug}"
+    wrong = client.post(
+        f"{url}/pesan", data=order_form(client, fish, buyer_phone="12345", note="Tanpa kepala")
+    )
+    assert wrong.status_code == 422 and "Tanpa kepala" in wrong.get_data(as_text=True)
+    stranger = app.test_client()
+    assert "Tanpa kepala" not in page_of(stranger, url)
+    client.post(f"{url}/pesan", data=order_form(client, fish))
+    assert "Anda sudah memesan produk ini" in page_of(client, url)
+    blank = page_of(stranger, url)
+    assert "Anda sudah memesan" not in blank and "Siti Aminah" not in blank and "Kirim pesanan" in blank
+
+
+@pytest.fixture(params=["one machine", "two machines and Redis"])
+def processes(request, demo, tmp_path):
+    """Two web processes of one deployment (as in tests/test_datacache.py)."""
+    from tests.test_datacache import _close, _instance
+
+    if request.param == "one machine":
+        apps = (_instance(), _instance())
+    else:
+        redis_url = request.getfixturevalue("redis_url")
+        apps = (
+            _instance(redis_url, str(tmp_path / "a.stamp")),
+            _instance(redis_url, str(tmp_path / "b.stamp")),
+        )
+    yield apps
+    _close(*apps)
+
+
+def _change_product(app, name: str, **values) -> str:
+    with app.app_context():
+        product = product_named(name)
+        for attribute, value in values.items():
+            setattr(product, attribute, value)
+        db.session.commit()
+        return f"/produk/{product.id}-{product.slug}"
+
+
+def test_a_price_or_stock_change_shows_on_the_product_page_at_once_here_and_in_another_process(processes):
+    here, there = processes
+    url = _change_product(here, "Ikan Kakap Merah Segar", stock=40)
+    client = here.test_client()
+    assert "stok 40 kg" in page_of(client, url) and "Rp 85.000" in page_of(client, url)  # kept now
+    _change_product(here, "Ikan Kakap Merah Segar", stock=12)
+    assert "stok 12 kg" in page_of(client, url)
+    _change_product(there, "Ikan Kakap Merah Segar", price=90000, stock=7)
+    body = page_of(client, url)
+    assert "Rp 90.000" in body and "stok 7 kg" in body and 'content="90000"' in body
+    assert "sebanyak%205%20kg" in page_of(client, f"{url}?jumlah=5")
+    _change_product(there, "Ikan Kakap Merah Segar", price=95000)
+    fragment = client.get(f"{url}?jumlah=5", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "<html" not in fragment and "95.000" in unquote(fragment)
+    _change_product(there, "Ikan Kakap Merah Segar", available=False)
+    body = page_of(client, url)
+    assert "sedang habis" in body and "Kirim pesanan" not in body
+    _change_product(there, "Ikan Kakap Merah Segar", published=False)
+    assert client.get(url).status_code == 404
+
+
+def test_a_village_shop_follows_its_village_and_prices_here_and_in_another_process(processes):
+    here, there = processes
+    client = here.test_client()
+    assert "Toko Desa Hanura" in page_of(client, "/desa/hanura/produk")  # kept now
+    with there.app_context():
+        db.session.scalar(select(Village).where(Village.slug == "hanura")).name = "Hanura Baru"
+        db.session.commit()
+    body = page_of(client, "/desa/hanura/produk")
+    assert "Toko Desa Hanura Baru" in body and "Produk Desa Hanura Baru" in body
+    _change_product(there, "Ikan Kakap Merah Segar", price=91000)
+    assert "Rp 91.000" in page_of(client, "/desa/hanura/produk")
+    with there.app_context():
+        db.session.scalar(select(Village).where(Village.slug == "hanura")).active = False
+        db.session.commit()
+    assert client.get("/desa/hanura/produk").status_code == 404
+
+
 # --- ordering -----------------------------------------------------------------------------------
 
 

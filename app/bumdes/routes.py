@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app, redirect, request, session, url_for
+import secrets
+from typing import NamedTuple
+
+from flask import abort, current_app, make_response, redirect, request, session, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
+from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app import limits
 from app.bumdes import bp, catalog, commerce
 from app.bumdes.forms import OrderForm
+from app.datacache import cached, cached_markup, render_whole, village_by_slug
 from app.domain.errors import DomainError
 from app.domain.phone import mask_phone
+from app.domain.text import format_rupiah
 from app.extensions import db, limiter
 from app.i18n import coded, translated
 from app.models import Village
@@ -62,7 +69,7 @@ def catalogue():
 @bp.route("/desa/<slug>/produk")
 @shared
 def shop(slug: str):
-    village = active_village_or_404(slug)
+    village = _shop_village(slug)
     key = (village.id, tuple(sorted(request.args.items(multi=True))))
 
     def context() -> dict:
@@ -87,6 +94,31 @@ def shop(slug: str):
     return render_shared("bumdes/shop.html", key, context, fragment=fragment, village=village)
 
 
+class ShopVillage(NamedTuple):
+    """What a village shop shows of its village (immutable: kept for every visitor)."""
+
+    id: int
+    slug: str
+    display_name: str
+
+
+def _shop_village(slug: str) -> ShopVillage:
+    """The active village with this slug, as plain values kept per change of data, or 404.
+
+    The ORM row (active_village_or_404) costs a merge into this request's session on every page,
+    a quarter of the shop's time, and the shop needs only these three values.
+    """
+
+    def load() -> ShopVillage | None:
+        village = village_by_slug(slug)
+        return None if village is None else ShopVillage(village.id, village.slug, village.display_name)
+
+    found = cached(("shop-village", slug), load)
+    if found is None:
+        abort(404)
+    return found
+
+
 def _more_url(page: catalog.Page, endpoint: str, **values) -> str | None:
     if page.next_cursor is None:
         return None
@@ -98,34 +130,107 @@ def _more_url(page: catalog.Page, endpoint: str, **values) -> str | None:
 @bp.route("/produk/<int:product_id>-<slug>")
 @shared
 def product(product_id: int, slug: str | None = None):
-    item = catalog.published_product(product_id)
-    if item is None:
+    # The page is the same for every visitor until the data changes (app/datacache.py), but for the
+    # visitor's own CSRF token and order key, and for a session that ordered the product already.
+    locale = str(get_locale())
+    loaded: list[Product | None] = []
+
+    def item() -> Product | None:  # looked up at most once, and only when something is not kept
+        if not loaded:
+            loaded.append(catalog.published_product(product_id))
+        return loaded[0]
+
+    def shown() -> Product:
+        if item() is None:
+            abort(404)  # unpublished by a commit since this request read the generation
+        return loaded[0]
+
+    kept = cached(("product-page", locale, product_id), lambda: _kept_page(item()))
+    if kept is None:
         abort(404)
-    if slug != item.slug:
-        return redirect(product_url(item, **request.args), 301)
-    form = OrderForm()
-    return _product_page(item, form)
+    if slug != kept.slug:
+        return redirect(url_for("bumdes.product", product_id=product_id, slug=kept.slug, **request.args), 301)
+    quantity = _quantity_arg()
+    if _wants_wa_fragment():
+        body = cached_markup(
+            ("product-wa", locale, product_id, quantity),
+            lambda: render_whole("bumdes/_wa.html", _page_context(shown(), None, quantity)),
+        )
+        response = make_response(body)
+        response.vary.add("HX-Request")
+        return response
+    if request.args.get("pesan") != "baru" and _placed_order_id(product_id) is not None:
+        return _product_page(shown(), OrderForm())  # this session's own order: rendered for it alone
+
+    def blank() -> Markup:
+        form = OrderForm(formdata=None, key=_KEY_SLOT)
+        return render_whole("bumdes/_product.html", _page_context(shown(), form, quantity))
+
+    content = cached_markup(("product-content", locale, product_id, quantity), blank)
+    # Markup.replace escapes what it puts in (a URL-safe key: unchanged).
+    own = content.replace(_KEY_SLOT, secrets.token_urlsafe(16))
+    return render("bumdes/_kept_page.html", cached_content=own, kept=kept)
+
+
+# Stands in for the blank order form's idempotency key while it is rendered once for everyone
+# (cached_markup does the same for its CSRF token); each page gets its own.
+_KEY_SLOT = "balai-key-" + secrets.token_hex(8)
+
+
+class KeptPage(NamedTuple):
+    """A product page's parts outside its content, made once per change of data (immutable)."""
+
+    slug: str
+    title: str
+    description: str
+    head: Markup
+
+
+def _kept_page(item: Product | None) -> KeptPage | None:
+    if item is None:
+        return None
+    context = _page_context(item, None, 1)
+    head = render_whole("bumdes/_product_head.html", context)
+    return KeptPage(item.slug, item.name, context["meta_description"], head)
+
+
+def _wants_wa_fragment() -> bool:
+    """htmx asks for the WhatsApp box alone (the quantity changed), as render() decides for a fragment."""
+    return bool(
+        request.args.get("jumlah")
+        and request.headers.get("HX-Request") == "true"
+        and request.headers.get("HX-Boosted") != "true"
+    )
+
+
+def _page_context(item: Product, form: OrderForm | None, quantity: int, placed: Order | None = None) -> dict:
+    page_url = absolute("bumdes.product", product_id=item.id, slug=item.slug)
+    number = item.bumdes.whatsapp or item.village.whatsapp
+    return {
+        "product": item,
+        "category_label": coded(CATEGORIES, item.category),
+        "meta_description": (
+            f"{format_rupiah(item.price)}/{item.unit} · {item.bumdes.name}, {item.village.display_name}"
+        ),
+        "form": form,
+        "placed": placed,
+        "hero_sizes": hero_sizes(item.cover) if item.cover else None,
+        "quantity": quantity,
+        "wa_link": commerce.whatsapp_link(number, item, quantity, page_url),
+        "page_url": page_url,
+        "og_image": absolute("bumdes.photo", photo_id=item.cover.id, size=640) if item.cover else None,
+    }
 
 
 def _product_page(item: Product, form: OrderForm, status: int = 200):
-    quantity = _quantity_arg()
-    page_url = absolute("bumdes.product", product_id=item.id, slug=item.slug)
-    number = item.bumdes.whatsapp or item.village.whatsapp
+    """The product page rendered for this request alone: a form sent back with errors, or an order placed."""
     # Back from the confirmation, this session sees its order instead of a blank form to send again.
     placed = None if request.args.get("pesan") == "baru" or form.errors else _placed_order(item.id)
     return render(
         "bumdes/product.html",
         fragment="bumdes/_wa.html" if request.args.get("jumlah") else None,
         status=status,
-        product=item,
-        category_label=coded(CATEGORIES, item.category),
-        form=form,
-        placed=placed,
-        hero_sizes=hero_sizes(item.cover) if item.cover else None,
-        quantity=quantity,
-        wa_link=commerce.whatsapp_link(number, item, quantity, page_url),
-        page_url=page_url,
-        og_image=absolute("bumdes.photo", photo_id=item.cover.id, size=640) if item.cover else None,
+        **_page_context(item, form, _quantity_arg(), placed),
     )
 
 
@@ -198,10 +303,16 @@ def _remember_order(order: Order) -> None:
     session["orders"] = [*kept, [order.id, order.product_id]][-ORDERS_KEPT:]
 
 
+def _placed_order_id(product_id: int) -> int | None:
+    """The id of the latest order this session placed for the product, if any."""
+    ids = [order_id for order_id, product in session.get("orders", []) if product == product_id]
+    return ids[-1] if ids else None
+
+
 def _placed_order(product_id: int) -> Order | None:
     """The latest order this session placed for the product, if any."""
-    ids = [order_id for order_id, product in session.get("orders", []) if product == product_id]
-    return db.session.get(Order, ids[-1]) if ids else None
+    order_id = _placed_order_id(product_id)
+    return None if order_id is None else db.session.get(Order, order_id)
 
 
 @bp.route("/pesanan/<int:order_id>")
