@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from app import limits
 from app.bumdes import bp, catalog, commerce
 from app.bumdes.forms import OrderForm
-from app.datacache import cached, cached_markup, render_whole, village_by_slug
+from app.datacache import cached, cached_markup, render_whole
 from app.domain.errors import DomainError
 from app.domain.phone import mask_phone
 from app.domain.text import format_rupiah
@@ -25,7 +25,7 @@ from app.models import Village
 from app.models.bumdes import CATEGORIES, Bumdes, Order, Product, ProductPhoto
 from app.pagecache import shared
 from app.web import absolute_url as absolute
-from app.web import active_village_or_404, render, render_shared, send_stored_photo
+from app.web import active_village_or_404, render, render_shared, send_stored_photo, shown_village_or_404
 
 ORDER_RATE_LIMIT = "5 per minute;20 per hour"
 ORDERS_KEPT = 10  # orders a browser session may reopen (its confirmation pages)
@@ -69,7 +69,7 @@ def catalogue():
 @bp.route("/desa/<slug>/produk")
 @shared
 def shop(slug: str):
-    village = _shop_village(slug)
+    village = shown_village_or_404(slug)
     key = (village.id, tuple(sorted(request.args.items(multi=True))))
 
     def context() -> dict:
@@ -92,31 +92,6 @@ def shop(slug: str):
 
     fragment = "bumdes/_cards.html" if request.args.get("after") else "bumdes/_results.html"
     return render_shared("bumdes/shop.html", key, context, fragment=fragment, village=village)
-
-
-class ShopVillage(NamedTuple):
-    """What a village shop shows of its village (immutable: kept for every visitor)."""
-
-    id: int
-    slug: str
-    display_name: str
-
-
-def _shop_village(slug: str) -> ShopVillage:
-    """The active village with this slug, as plain values kept per change of data, or 404.
-
-    The ORM row (active_village_or_404) costs a merge into this request's session on every page,
-    a quarter of the shop's time, and the shop needs only these three values.
-    """
-
-    def load() -> ShopVillage | None:
-        village = village_by_slug(slug)
-        return None if village is None else ShopVillage(village.id, village.slug, village.display_name)
-
-    found = cached(("shop-village", slug), load)
-    if found is None:
-        abort(404)
-    return found
 
 
 def _more_url(page: catalog.Page, endpoint: str, **values) -> str | None:
