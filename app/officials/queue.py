@@ -280,6 +280,5 @@ def village_services(village_id: int) -> list[Service]:
     )
 
 
-def is_late(req, today: date) -> bool:
-    """Whether a request (or a queue row) is open past its due date."""
+def is_late(req: ServiceRequest, today: date) -> bool:
     return req.status in states.OPEN_STATUSES and req.due_date < today
