@@ -21,6 +21,7 @@ import random
 import statistics
 import sys
 import time
+from contextlib import nullcontext
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -38,6 +39,7 @@ from app.extensions import db  # noqa: E402
 from app.models import Region, Village  # noqa: E402
 from app.models.stats import BUCKET_BOUNDS  # noqa: E402
 from app.stats.rollups import ancestors, bucket_of  # noqa: E402
+from bench.support import requests_in_bulk  # noqa: E402
 
 TOTAL_REQUESTS = int(os.environ.get("BENCH_REQUESTS", 5_000_000))
 MONTHS = 24
@@ -65,7 +67,11 @@ def _copy(table: str, columns: tuple[str, ...], rows) -> int:
     """COPY rows (tuples) into ``table`` through psycopg; returns the row count."""
     raw = db.session.connection().connection.driver_connection
     n = 0
-    with raw.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+    with (
+        requests_in_bulk(raw.execute, "postgresql") if table == "service_requests" else nullcontext(),
+        raw.cursor() as cur,
+        cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy,
+    ):
         for row in rows:
             copy.write_row(row)
             n += 1

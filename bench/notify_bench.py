@@ -261,35 +261,37 @@ def announcement(recipients: int, village, service, redis_url: str, database_url
     """Time the fan-out of one announcement to ``recipients`` subscribed requests until all is in rq."""
     from redis import Redis
     from rq import Queue
-    from sqlalchemy import func, insert, select
+    from sqlalchemy import func, insert, select, text
 
     from app import events
     from app.extensions import db
     from app.models import ServiceRequest, utcnow
     from app.models.notifications import Notification, PushSubscription
     from app.models.profile import Announcement
+    from bench.support import requests_in_bulk
 
     today = utcnow().date()
-    for lo in range(0, recipients, 10_000):
-        chunk = range(lo, min(lo + 10_000, recipients))
-        db.session.execute(
-            insert(ServiceRequest),
-            [
-                {
-                    "village_id": village.id,
-                    "service_id": service.id,
-                    "tracking_code": f"A{i:09d}",
-                    "nik": "1809100101900001",
-                    "name": "Warga",
-                    "idempotency_key": f"ann-{i}",
-                    "fix_token_hash": f"{i:064d}",
-                    "due_date": today,
-                    "notify": True,
-                    "version": 1,
-                }
-                for i in chunk
-            ],
-        )
+    with requests_in_bulk(lambda sql: db.session.execute(text(sql)), db.engine.dialect.name):
+        for lo in range(0, recipients, 10_000):
+            chunk = range(lo, min(lo + 10_000, recipients))
+            db.session.execute(
+                insert(ServiceRequest),
+                [
+                    {
+                        "village_id": village.id,
+                        "service_id": service.id,
+                        "tracking_code": f"A{i:09d}",
+                        "nik": "1809100101900001",
+                        "name": "Warga",
+                        "idempotency_key": f"ann-{i}",
+                        "fix_token_hash": f"{i:064d}",
+                        "due_date": today,
+                        "notify": True,
+                        "version": 1,
+                    }
+                    for i in chunk
+                ],
+            )
     db.session.execute(
         insert(PushSubscription).from_select(
             ["request_id", "endpoint", "p256dh", "auth", "created_at"],

@@ -38,6 +38,7 @@ from app.domain import states  # noqa: E402
 from app.domain.tracking import new_tracking_code, tracking_key  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.models import Role, Service, ServiceRequest, User  # noqa: E402
+from bench.support import requests_in_bulk  # noqa: E402
 
 VILLAGE_CODE = "18.09.10.2004"
 PASSWORD = "bench-password-123"
@@ -94,59 +95,63 @@ def fill(rows: int) -> tuple[int, str]:
     sample_nik = ""
     batch: list[dict] = []
     began = time.perf_counter()
-    for i in range(rows):
-        code = new_tracking_code()
-        while code in codes:
+    with requests_in_bulk(lambda sql: db.session.execute(text(sql)), db.engine.dialect.name):
+        for i in range(rows):
             code = new_tracking_code()
-        codes.add(code)
-        submitted = start + timedelta(seconds=i * (3 * 365 * 86400 // rows) + rng.randint(0, 600))
-        status = rng.choices(statuses, weights)[0]
-        if status in states.OPEN_STATUSES:
-            # Open requests are the recent ones.
-            submitted = datetime.now(UTC) - timedelta(days=rng.randint(0, 20), seconds=rng.randint(0, 86400))
-        nik = f"180910{rng.randint(1, 28):02d}{rng.randint(1, 12):02d}{rng.randint(60, 99)}{rng.randint(1, 9999):04d}"
-        sample_nik = sample_nik or nik
-        finished = (
-            submitted + timedelta(hours=rng.randint(2, 200)) if status in states.FINAL_STATUSES else None
-        )
-        batch.append(
-            {
-                "village_id": village.id,
-                "service_id": services[i % len(services)].id,
-                "tracking_code": code,
-                "tracking_key": tracking_key(code),
-                "status": status,
-                "version": 1,
-                "nik": nik,
-                "name": f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}",
-                "phone": None,
-                "email": None,
-                "data": {},
-                "purpose": "",
-                "category": None,
-                "hide_name": False,
-                "idempotency_key": secrets.token_hex(12),
-                "fix_token_hash": secrets.token_hex(32),
-                "channel": "online",
-                "assisted_by_id": None,
-                "notify": False,
-                "locale": "id",
-                "submitted_at": submitted,
-                "due_date": (submitted + timedelta(days=4)).date(),
-                "updated_at": finished or submitted,
-                "finished_at": finished,
-            }
-        )
-        if len(batch) >= BATCH:
+            while code in codes:
+                code = new_tracking_code()
+            codes.add(code)
+            submitted = start + timedelta(seconds=i * (3 * 365 * 86400 // rows) + rng.randint(0, 600))
+            status = rng.choices(statuses, weights)[0]
+            if status in states.OPEN_STATUSES:
+                # Open requests are the recent ones.
+                submitted = datetime.now(UTC) - timedelta(
+                    days=rng.randint(0, 20), seconds=rng.randint(0, 86400)
+                )
+            nik = f"180910{rng.randint(1, 28):02d}{rng.randint(1, 12):02d}{rng.randint(60, 99)}{rng.randint(1, 9999):04d}"
+            sample_nik = sample_nik or nik
+            finished = (
+                submitted + timedelta(hours=rng.randint(2, 200)) if status in states.FINAL_STATUSES else None
+            )
+            batch.append(
+                {
+                    "village_id": village.id,
+                    "service_id": services[i % len(services)].id,
+                    "tracking_code": code,
+                    "tracking_key": tracking_key(code),
+                    "status": status,
+                    "version": 1,
+                    "nik": nik,
+                    "name": f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}",
+                    "phone": None,
+                    "email": None,
+                    "data": {},
+                    "purpose": "",
+                    "category": None,
+                    "hide_name": False,
+                    "idempotency_key": secrets.token_hex(12),
+                    "fix_token_hash": secrets.token_hex(32),
+                    "channel": "online",
+                    "assisted_by_id": None,
+                    "notify": False,
+                    "locale": "id",
+                    "submitted_at": submitted,
+                    "due_date": (submitted + timedelta(days=4)).date(),
+                    "updated_at": finished or submitted,
+                    "finished_at": finished,
+                }
+            )
+            if len(batch) >= BATCH:
+                db.session.execute(insert(ServiceRequest), batch)
+                batch = []
+        if batch:
             db.session.execute(insert(ServiceRequest), batch)
-            batch = []
-    if batch:
-        db.session.execute(insert(ServiceRequest), batch)
     db.session.commit()
     if db.engine.dialect.name == "postgresql":
         # What autovacuum would do soon after a bulk load: statistics and the visibility map.
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("VACUUM ANALYZE service_requests"))
+            tables = ", ".join(t for t in ("service_requests", "desk_counts") if t in db.metadata.tables)
+            conn.execute(text(f"VACUUM ANALYZE {tables}"))
     else:
         with db.engine.begin() as conn:
             conn.execute(text("ANALYZE"))

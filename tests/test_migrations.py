@@ -58,3 +58,53 @@ def test_upgrade_builds_the_schema_the_models_describe(fresh_database_url):
     assert {"regions", "villages", "users", "service_requests"} <= tables
     # Index differences of expression-free indexes and types would show here; none are allowed.
     assert diff == [], f"models and migrations differ: {diff}"
+
+
+def test_desk_counts_are_counted_at_upgrade_then_kept_by_the_database(fresh_database_url):
+    """The migration counts the requests already there; its triggers keep the counts afterwards."""
+    from flask_migrate import downgrade
+    from sqlalchemy import select
+
+    from app import workflow
+    from app.models import Service
+    from app.models.deskcounts import DeskCount
+    from app.regions import import_regions
+    from app.tenancy import activate_village
+
+    class Fresh(Config):
+        SQLALCHEMY_DATABASE_URI = fresh_database_url
+
+    def kept() -> dict[str, int]:
+        db.session.expire_all()
+        return {s: n for s, n in db.session.execute(select(DeskCount.status, DeskCount.n)) if n}
+
+    def submit(village, service, key: str):
+        return workflow.submit_request(
+            village, service, nik="1809104506900001", name="Siti Wulandari", phone=None, idempotency_key=key
+        ).request
+
+    app = create_app(Fresh)
+    with app.app_context():
+        upgrade(revision="b4e1d7a2c9f3")
+        import_regions()
+        village = activate_village("18.09.10.2004", slug="hanura", short_code="HNR", head_name="Sutarno")
+        service = Service(village_id=village.id, code="uji", name="Surat Uji", sla_days=3)
+        db.session.add(service)
+        db.session.commit()
+        first, second, third = (submit(village, service, f"k{i}") for i in range(3))
+        workflow.apply_action(third, "reject", actor=None, note="Berkas tidak lengkap")
+        db.session.commit()
+        upgrade()
+        assert kept() == {"diajukan": 2, "ditolak": 1}
+        workflow.apply_action(first, "verify", actor=None)
+        submit(village, service, "k3")
+        db.session.commit()
+        assert kept() == {"diajukan": 2, "diverifikasi": 1, "ditolak": 1}
+        second_id = second.id
+        db.session.remove()
+        downgrade(revision="b4e1d7a2c9f3")
+        second = db.session.get(type(second), second_id)
+        workflow.apply_action(second, "verify", actor=None)  # no trigger left behind
+        db.session.commit()
+        db.session.remove()
+        db.engine.dispose()

@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import re
 import secrets
+import threading
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import delete, event, select, update
+from sqlalchemy import delete, event, func, insert, select, update
 
 from app import workflow
 from app.domain import states
 from app.domain.storage import PhotoStore
 from app.extensions import db
 from app.models import Attachment, Holiday, Service, ServiceRequest, StatusChange, User, Village
+from app.models.deskcounts import DeskCount
+from app.models.services import TO_REGION, TO_VILLAGE
 from app.officials.audit import AuditTrailViolation
 from app.officials.queue import PAGE_SIZE
 from app.officials.reports import monthly_report, percentile
@@ -147,6 +150,129 @@ def test_queue_counts_are_exact_right_after_the_officials_own_action_and_any_oth
     later = _chip_counts(client.get("/kantor/").get_data(as_text=True))
     assert later[states.DITOLAK] == after[states.DITOLAK] + 1
     assert later[states.DIAJUKAN] == after[states.DIAJUKAN] - 1
+
+
+def _kept_counts(v: Village) -> dict[str, int]:
+    """desk_counts as the database keeps them for ``v`` (statuses counted down to 0 left out)."""
+    db.session.expire_all()
+    rows = db.session.execute(select(DeskCount.status, DeskCount.n).where(DeskCount.village_id == v.id))
+    return {status: n for status, n in rows if n}
+
+
+def _real_counts(v: Village) -> dict[str, int]:
+    """The requests routed to ``v``'s office in each status, counted from the requests."""
+    rows = db.session.execute(
+        select(ServiceRequest.status, func.count())
+        .where(ServiceRequest.village_id == v.id, ServiceRequest.routed_to == TO_VILLAGE)
+        .group_by(ServiceRequest.status)
+    )
+    return dict(rows.all())
+
+
+def test_desk_counts_follow_every_insert_transition_reroute_and_delete(client, auth, hanura):
+    v, service = hanura
+    complaint = make_service(v, code="uji-aduan", kind="complaint", letter_template="")
+    assert _kept_counts(v) == _real_counts(v) != {}  # the demo's requests
+    first, second = make_request(v, service), make_request(v, service)
+    about_office = workflow.submit_request(
+        v,
+        complaint,
+        nik=NIK,
+        name="Siti Wulandari",
+        phone=None,
+        idempotency_key=secrets.token_hex(8),
+        category="pelayanan",
+        to_region=True,
+    ).request
+    db.session.commit()
+    assert about_office.routed_to == TO_REGION
+    assert _kept_counts(v) == _real_counts(v)
+    advance(first, "verify", "start")
+    advance(second, "request_fix")
+    advance(about_office, "verify")  # the region's work: never in the office's counts
+    assert _kept_counts(v) == _real_counts(v)
+    workflow.apply_action(second, "resubmit", actor=None, by=states.RESIDENT)
+    db.session.rollback()  # a change rolled back moves no count
+    assert _kept_counts(v) == _real_counts(v)
+    db.session.execute(
+        update(ServiceRequest).where(ServiceRequest.id == first.id).values(routed_to=TO_REGION)
+    )
+    db.session.commit()
+    assert _kept_counts(v) == _real_counts(v)
+    # Rows written without the ORM (imports, benches) and deleted count too.
+    row = dict(
+        db.session.execute(select(ServiceRequest.__table__).where(ServiceRequest.id == second.id))
+        .one()
+        ._mapping
+    )
+    copies = []
+    for i in range(3):
+        copies.append(
+            {**row, "tracking_code": f"UJI{i}", "idempotency_key": f"uji-{i}", "fix_token_hash": f"uji-{i}"}
+        )
+        del copies[-1]["id"]
+    db.session.execute(insert(ServiceRequest), copies)
+    db.session.commit()
+    assert _kept_counts(v)[states.PERLU_PERBAIKAN] == _real_counts(v)[states.PERLU_PERBAIKAN] >= 4
+    db.session.execute(delete(ServiceRequest).where(ServiceRequest.tracking_code.in_(["UJI0", "UJI1"])))
+    db.session.commit()
+    assert _kept_counts(v) == _real_counts(v)
+    # What the queue shows.
+    auth.login("operator.hanura@balai.test")
+    shown = _chip_counts(client.get("/kantor/").get_data(as_text=True))
+    assert shown == {status: _real_counts(v).get(status, 0) for status in states.STATUSES}
+
+
+def test_desk_counts_stay_exact_when_requests_change_at_the_same_moment(app, hanura):
+    """Officials asking for fixes while residents send theirs back (the two counts moved in
+    opposite directions) and new requests arriving, each in its own transaction at once."""
+    v, service = hanura
+    to_fix = [make_request(v, service, name=f"Warga {i}").id for i in range(5)]
+    fixed = [
+        advance(make_request(v, service, name=f"Warga Perbaikan {i}"), "request_fix").id for i in range(5)
+    ]
+    jobs = [(rid, "request_fix", states.OFFICIAL) for rid in to_fix]
+    jobs += [(rid, "resubmit", states.RESIDENT) for rid in fixed]
+    jobs += [(None, "submit", None)] * 2  # 12 at once: within the pool's 15 connections
+    barrier = threading.Barrier(len(jobs))
+    errors: list[BaseException] = []
+
+    def worker(request_id: int | None, action: str, by: str | None) -> None:
+        with app.app_context():
+            try:
+                if request_id is None:
+                    village, svc = db.session.get(Village, v.id), db.session.get(Service, service.id)
+                    barrier.wait(timeout=30)
+                    workflow.submit_request(
+                        village,
+                        svc,
+                        nik=NIK,
+                        name="Warga Baru",
+                        phone=None,
+                        idempotency_key=secrets.token_hex(8),
+                        data={"alamat": "Dusun I"},
+                    )
+                else:
+                    req = db.session.get(ServiceRequest, request_id)
+                    req.service  # noqa: B018  (loaded before the race, not during it)
+                    barrier.wait(timeout=30)
+                    workflow.apply_action(req, action, actor=None, note="catatan", by=by)
+                db.session.commit()
+            except BaseException as exc:  # reported below
+                errors.append(exc)
+                db.session.rollback()
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=worker, args=job) for job in jobs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, [e for e in errors if not isinstance(e, threading.BrokenBarrierError)] or errors
+    real = _real_counts(v)
+    assert _kept_counts(v) == real
+    assert real[states.PERLU_PERBAIKAN] >= 5
 
 
 def test_queue_pages_with_a_keyset_cursor_without_repeating_or_skipping(client, auth, hanura):

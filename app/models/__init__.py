@@ -8,7 +8,7 @@ from app.models.village import SettingChange, Village
 
 # Every area's tables, so that create_all and Alembic see the whole schema.
 from app.models import bumdes, letters, notifications, profile, stats, population  # noqa: F401  isort: skip
-from app.models import attendance  # noqa: F401  isort: skip
+from app.models import attendance, deskcounts  # noqa: F401  isort: skip
 
 __all__ = [
     "Attachment",

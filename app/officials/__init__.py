@@ -10,8 +10,10 @@ def init_app(app: Flask) -> None:
     from app.extensions import limiter
     from app.models import letters  # noqa: F401  (tables must exist for create_all and Alembic)
     from app.officials import attendance, audit, public, routes  # noqa: F401
+    from app.officials.menu import officials_menu
 
     audit.install()
+    app.jinja_env.globals["officials_menu"] = officials_menu
     app.register_blueprint(bp)
     # Public pages live outside /kantor but belong to this area, hence the "officials." endpoints.
     app.add_url_rule(

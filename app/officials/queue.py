@@ -7,8 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from typing import NamedTuple
 
-from sqlalchemy import Integer, Select, and_, bindparam, func, literal, select, tuple_, union_all
-from sqlalchemy.orm import raiseload
+from sqlalchemy import Integer, Row, Select, and_, bindparam, func, literal, select, tuple_, union_all
 
 from app import datacache
 from app.access import village_desk
@@ -17,6 +16,7 @@ from app.domain.nik import clean_nik
 from app.domain.tracking import is_tracking_code, normalize_tracking_code, tracking_key
 from app.extensions import db
 from app.models import Service, ServiceRequest
+from app.models.deskcounts import DeskCount
 from app.models.letters import AWAITING_APPROVAL, Letter
 
 PAGE_SIZE = 25
@@ -75,14 +75,14 @@ class QueueFilter:
 
 @dataclass
 class QueuePage:
-    rows: list[ServiceRequest]
+    rows: list[Row]  # the columns of ROW_COLUMNS, by name
     next_cursor: str | None
     filter: QueueFilter
     searched_all: bool = False
     extra: dict = field(default_factory=dict)
 
 
-def encode_cursor(req: ServiceRequest) -> str:
+def encode_cursor(req) -> str:
     """The page cursor after ``req``: microseconds since the epoch and the id."""
     micros = (req.submitted_at.astimezone(UTC) - EPOCH) // timedelta(microseconds=1)
     return f"{micros}.{req.id}"
@@ -133,7 +133,9 @@ def queue_page(village_id: int, flt: QueueFilter, today: date, limit: int = PAGE
         stmt = _STATEMENTS.get(shape)
         if stmt is None:
             stmt = _STATEMENTS[shape] = _page_statement(*shape)
-    rows = list(db.session.scalars(stmt, params).unique())
+    # On the session's connection, in its transaction: plain rows need none of the ORM's result
+    # machinery (a third of the statement's cost). Nothing is pending here to flush first.
+    rows = db.session.connection().execute(stmt, params).all()
     next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
     return QueuePage(rows[:limit], next_cursor, flt, searched_all)
 
@@ -158,85 +160,91 @@ def _page_statement(status: str, service: bool, late: bool, after: bool, limit: 
             tuple_(ServiceRequest.submitted_at, ServiceRequest.id)
             > tuple_(moment, bindparam("after_id", type_=Integer))
         )
-    if status == OPEN or (status == ALL and late):
-        stmt = _merged_by_status(conditions, sorted(states.OPEN_STATUSES), limit + 1)
-    else:
-        stmt = (
-            select(ServiceRequest)
-            .where(and_(*conditions))
-            .order_by(ServiceRequest.submitted_at, ServiceRequest.id)
-            .limit(limit + 1)
-        )
-    return stmt.options(raiseload(ServiceRequest.history), raiseload(ServiceRequest.attachments))
-
-
-def _merged_by_status(conditions: list, statuses: list[str], limit: int):
-    """The oldest ``limit`` rows over several statuses, as one statement.
-
-    ``status IN (...)`` cannot walk the (village, status, submitted_at, id) index in time order, so a
-    village with years of finished requests would be scanned to find its few open ones. Each status
-    takes its own ``limit`` rows from the index instead, and the merge keeps the oldest of them.
-    """
-    parts = []
-    for status in statuses:
-        part = (
-            select(ServiceRequest.id, ServiceRequest.submitted_at)
-            .where(*conditions, ServiceRequest.status == status)
-            .order_by(ServiceRequest.submitted_at, ServiceRequest.id)
-            .limit(limit)
-            .with_hint(ServiceRequest, "INDEXED BY ix_service_requests_queue", "sqlite")
-            .subquery()
-        )
-        parts.append(select(part.c.id, part.c.submitted_at))
-    merged = union_all(*parts).subquery()
-    oldest = select(merged.c.id).order_by(merged.c.submitted_at, merged.c.id).limit(limit)
+    stmt = _rows()
+    if status == OPEN or (status == ALL and late):  # only open requests are late
+        # Written as ix_service_requests_open's own condition, values inline: then the database
+        # walks that index in time order and reads the page's rows alone.
+        open_statuses = bindparam("open", sorted(states.OPEN_STATUSES), expanding=True, literal_execute=True)
+        conditions.append(ServiceRequest.status.in_(open_statuses))
+        stmt = stmt.with_hint(ServiceRequest, "INDEXED BY ix_service_requests_open", "sqlite")
     return (
-        select(ServiceRequest)
-        .where(ServiceRequest.id.in_(oldest))
+        stmt.where(and_(*conditions))
         .order_by(ServiceRequest.submitted_at, ServiceRequest.id)
+        .limit(limit + 1)
     )
+
+
+def _rows() -> Select:
+    """What a queue row shows, and no more: loading whole requests (their form data decoded from
+    JSON, their service with its fields and documents) cost more than finding them."""
+    return select(
+        ServiceRequest.id,
+        ServiceRequest.tracking_code,
+        ServiceRequest.name,
+        ServiceRequest.nik,
+        ServiceRequest.status,
+        ServiceRequest.channel,
+        ServiceRequest.submitted_at,
+        ServiceRequest.due_date,
+        Service.name.label("service_name"),
+        Service.kind.label("service_kind"),
+    ).where(Service.id == ServiceRequest.service_id)  # not a JOIN: SQLAlchemy drops a joined table's hints
 
 
 def desk_counts(village_id: int, today: date) -> tuple[dict[str, int], dict[str, int]]:
     """The requests routed to the village in each status, and today's work: new requests, those
-    due today, those overdue and letters awaiting the head.
+    due today, those overdue and letters awaiting the head; one statement, one snapshot.
 
-    Open requests (a few thousand however old the village) are counted live, in one statement read
-    from ix_service_requests_desk alone, together with the letters awaiting approval. Finished ones
-    (nearly all of them after a few years) only change when a request is finished, which is a
-    write: they are kept in the data cache (app/datacache.py) until the next write, so the official
-    who just finished a request sees it counted on the next page.
+    The counts per status come from desk_counts (app/models/deskcounts.py), which the database keeps
+    exact at every change. Of the open requests, only those not yet overdue are read (from
+    ix_service_requests_desk alone): due today, and due today or later; the rest are overdue.
     """
     counts = dict.fromkeys(states.STATUSES, 0)
-    work = {"new": 0, "due_today": 0, "overdue": 0, "awaiting": 0}
+    awaiting = not_overdue = due_today = 0
     rows = db.session.execute(_desk_statement(), {"village_id": village_id, "today": today})
-    for status, n, due_today, overdue in rows:
-        if status == AWAITING_APPROVAL:
-            work["awaiting"] = n
-            continue
-        counts[status] = n
-        work["due_today"] += due_today
-        work["overdue"] += overdue
-    work["new"] = counts[states.DIAJUKAN]
-    counts.update(
-        datacache.cached(("desk-finished-counts", village_id), lambda: _finished_counts(village_id))
-    )
+    for part, status, n, today_n in rows:
+        if part == _COUNTED:
+            counts[status] = n
+        elif part == _NOT_OVERDUE:
+            not_overdue, due_today = n, today_n
+        else:
+            awaiting = n
+    work = {
+        "new": counts[states.DIAJUKAN],
+        "due_today": due_today,
+        "overdue": sum(counts[s] for s in states.OPEN_STATUSES) - not_overdue,
+        "awaiting": awaiting,
+    }
     return counts, work
+
+
+_COUNTED, _NOT_OVERDUE, _AWAITING = 1, 2, 3
 
 
 @cache
 def _desk_statement():
-    """desk_counts' statement, built once (it costs more to build than to run): the open statuses'
-    counts and workload, then the letters awaiting approval."""
+    """desk_counts' statement, built once (it costs more to build than to run)."""
     village_id, today = bindparam("village_id"), bindparam("today")
-    live = _by_status(
-        village_id,
-        states.OPEN_STATUSES,
-        func.count().filter(ServiceRequest.due_date == today),
-        func.count().filter(ServiceRequest.due_date < today),
+    counted = select(literal(_COUNTED), DeskCount.status, DeskCount.n, literal(0)).where(
+        DeskCount.village_id == village_id
+    )
+    not_overdue = (
+        select(
+            literal(_NOT_OVERDUE),
+            literal(""),
+            func.count(),
+            func.count().filter(ServiceRequest.due_date == today),
+        )
+        .where(
+            ServiceRequest.village_id == village_id,
+            village_desk(),
+            ServiceRequest.status.in_(sorted(states.OPEN_STATUSES)),
+            ServiceRequest.due_date >= today,
+        )
+        .with_hint(ServiceRequest, "INDEXED BY ix_service_requests_desk", "sqlite")
     )
     awaiting = (
-        select(literal(AWAITING_APPROVAL), func.count(Letter.id), literal(0), literal(0))
+        select(literal(_AWAITING), literal(AWAITING_APPROVAL), func.count(Letter.id), literal(0))
         .join(ServiceRequest, ServiceRequest.id == Letter.request_id)
         .where(
             Letter.village_id == village_id,
@@ -244,27 +252,7 @@ def _desk_statement():
             ServiceRequest.status == states.DIPROSES,
         )
     )
-    return union_all(live, awaiting)
-
-
-def _by_status(village_id, statuses, *columns) -> Select:
-    """Requests routed to the village in each of ``statuses``: status, count, then ``columns``."""
-    return (
-        select(ServiceRequest.status, func.count(), *columns)
-        .where(
-            ServiceRequest.village_id == village_id,
-            village_desk(),
-            ServiceRequest.status.in_(sorted(statuses)),
-        )
-        .group_by(ServiceRequest.status)
-        # SQLite's statistics cannot tell that open requests are few among years of finished ones.
-        .with_hint(ServiceRequest, "INDEXED BY ix_service_requests_desk", "sqlite")
-    )
-
-
-def _finished_counts(village_id: int) -> tuple[tuple[str, int], ...]:
-    found = dict(db.session.execute(_by_status(village_id, states.FINAL_STATUSES)).all())
-    return tuple((status, found.get(status, 0)) for status in sorted(states.FINAL_STATUSES))
+    return union_all(counted, not_overdue, awaiting)
 
 
 class ServiceOption(NamedTuple):
