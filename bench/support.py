@@ -135,6 +135,21 @@ def postgres_reachable(url: str = PG_URL) -> bool:
     return True
 
 
+def fresh_postgres(url: str) -> None:
+    """An empty public schema in the bench database ``url`` (PostgreSQL; anything else is left be).
+
+    ``drop_all`` drops only the tables its own commit knows: an older commit's app (``--old``) fails
+    on a database a newer one built (desk_counts refers to villages), and the reverse leaves tables.
+    """
+    if not url.startswith("postgresql"):
+        return
+    import psycopg
+
+    with psycopg.connect(url.replace("+psycopg", ""), autocommit=True, connect_timeout=10) as conn:
+        conn.execute("DROP SCHEMA public CASCADE")
+        conn.execute("CREATE SCHEMA public")
+
+
 def redis_reachable(url: str = REDIS_URL) -> bool:
     try:
         from redis import Redis
@@ -176,6 +191,7 @@ class Server:
         return env
 
     def seed(self) -> dict:
+        fresh_postgres(self.database_url)
         done = subprocess.run(
             [PYTHON, "-c", _SEED, DEMO_PASSWORD],
             cwd=self.root,

@@ -42,6 +42,7 @@ from sqlalchemy.engine import Engine  # noqa: E402
 from bench.support import (  # noqa: E402
     DEMO_PASSWORD,
     complaint_fields,
+    fresh_postgres,
     input_value,
     postgres_reachable,
     redis_reachable,
@@ -214,6 +215,8 @@ def run(runs: int, queue_rows: int, sqlite: bool) -> dict:
             "sqlite",
         )
     redis_url = REDIS_URL if redis_reachable(REDIS_URL) else None
+    fresh_postgres(url)
+    fresh_postgres(queue_url)
     app = make_app(url, redis_url)
     seed(app)
     pages = demo_pages(app)
