@@ -15,6 +15,7 @@ from collections.abc import Hashable, Iterable, Mapping
 
 from flask_babel import LazyString, gettext
 
+from app.caching import request_translations
 from app.domain.states import (
     ACTIONS,
     COMPLAINT,
@@ -35,7 +36,10 @@ def coded(table: Table, key: Hashable) -> str:
     msgid = _entries(table).get(key)
     if msgid is None:
         return "" if key is None else str(key)
-    return gettext(msgid)  # a msgid from the code's own table, chosen by key: see the module docstring
+    # A msgid from the code's own table, chosen by key (see the module docstring); Flask-Babel's
+    # gettext() without variables, from the catalogue looked up once per request (a status page
+    # shows a dozen labels).
+    return request_translations().ugettext(msgid)
 
 
 def translated(table: Table) -> dict:

@@ -4,7 +4,7 @@ from sqlalchemy import text
 
 from app.extensions import csrf, db
 from app.pwa import bp
-from app.web import render
+from app.web import render_shared
 
 THEME = "#0f6e4f"
 
@@ -62,7 +62,7 @@ def service_worker():
 
 @bp.route("/offline")
 def offline():
-    return render("pwa/offline.html")
+    return render_shared("pwa/offline.html", (), dict)
 
 
 @bp.route("/healthz")
