@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.datacache import cached_row
+from app.datacache import cached_row, read_generation_now
 from app.extensions import db
 
 
@@ -14,12 +14,14 @@ def load_user(session_id: str):
     the lookup cost as much as an official's page's own work. Logging out, a new password, disabling
     the account or changing its role, village or region all write the row, which makes a new
     generation: the next request, in this process or any other, reads the row afresh and a copied
-    cookie naming the old token is turned away. The kept row is keyed by the account's id and only
+    cookie naming the old token is turned away. The generation is read now for this (one Redis read
+    with several machines), never the one up to DATA_CACHE_REDIS_SECONDS old that public pages use. The kept row is keyed by the account's id and only
     compared to the token each request brings; it is never shown to anyone else.
     """
     user_id, _, token = session_id.partition(":")
     if not user_id.isdigit():
         return None
+    read_generation_now()
     user = cached_row(("user", int(user_id)), lambda: _load(int(user_id)), "village", "region")
     if user is None or not user.active or user.session_token != token:
         return None
