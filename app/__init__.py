@@ -100,16 +100,9 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 
 def _load_user(session_id: str):
-    from app.extensions import db
-    from app.models import User
+    from app.auth.signed_in import load_user
 
-    user_id, _, token = session_id.partition(":")
-    if not user_id.isdigit():
-        return None
-    user = db.session.get(User, int(user_id))
-    if user is None or not user.active or user.session_token != token:
-        return None
-    return user
+    return load_user(session_id)
 
 
 def _skip_loading_for_empty_sessions(login_manager) -> None:

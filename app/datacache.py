@@ -66,14 +66,17 @@ class DataCache:
             self._redis = Redis.from_url(redis_url, socket_timeout=1, socket_connect_timeout=1)
             self.redis_key = os.environ.get("RATELIMIT_KEY_PREFIX", "") + REDIS_KEY
 
-    def generation(self) -> object | None:
-        """The current generation, or None when it cannot be known (then nothing is cached)."""
+    def generation(self, fresh: bool = False) -> object | None:
+        """The current generation, or None when it cannot be known (then nothing is cached).
+
+        ``fresh``: Redis's counter read now, not the one read up to ``redis_seconds`` ago.
+        """
         local = bytes(self._stamp[:8])
         if self._redis is None:
             return local
         value, read_at = self._remote
         now = time.monotonic()
-        if now - read_at >= self.redis_seconds:
+        if fresh or now - read_at >= self.redis_seconds:
             from redis.exceptions import RedisError
 
             try:
@@ -125,6 +128,18 @@ def _request_generation(cache: DataCache) -> object | None:
     if generation is _UNSET:
         generation = g.balai_generation = cache.generation()
     return generation
+
+
+def read_generation_now() -> None:
+    """From here on this request uses the generation as it is now on every machine.
+
+    For what must never lag behind a change made on another machine, even by
+    ``DATA_CACHE_REDIS_SECONDS`` (the signed-in account: a logout or a disabled account ends a copied
+    cookie at once): one Redis read. On one machine the mapped stamp is always current anyway.
+    """
+    cache = _cache()
+    if cache is not None and has_request_context():
+        g.balai_generation = cache.generation(fresh=True)
 
 
 def cached(key: tuple, compute: Callable[[], Any]) -> Any:

@@ -7,8 +7,8 @@ from sqlalchemy import select
 
 from app.config import Config, TestConfig
 from app.extensions import db
-from app.models import User
-from tests.conftest import DEMO_PASSWORD, csrf_from
+from app.models import User, Village
+from tests.conftest import DEMO_PASSWORD, Auth, csrf_from
 
 
 def test_operator_logs_in_and_lands_on_their_work(client, auth, demo):
@@ -249,3 +249,99 @@ def test_the_current_password_check_backs_off_too(app, client, auth, demo, short
     assert refused.status_code == 429 and LOCKED in refused.get_data(as_text=True)
     _wait_out(short_lockout)
     assert change(DEMO_PASSWORD).status_code == 302
+
+
+# ---------------------------------------------------------------- the kept account row follows every change
+# The signed-in account's row is kept per process (app/auth/signed_in.py) under the data cache's
+# write generation: each change below must show on the very next request, here and in another process.
+
+
+@pytest.fixture(params=["one machine", "two machines and Redis"])
+def processes(request, demo, tmp_path):
+    from tests.test_datacache import _close, _instance
+
+    if request.param == "one machine":
+        apps = (_instance(), _instance())
+    else:
+        redis_url = request.getfixturevalue("redis_url")
+        # Public pages may read Redis's generation up to a second late there; signing in never may.
+        apps = (
+            _instance(redis_url, str(tmp_path / "a.stamp"), redis_seconds=60),
+            _instance(redis_url, str(tmp_path / "b.stamp"), redis_seconds=60),
+        )
+    yield apps
+    _close(*apps)
+
+
+def _signed_in(app, email: str = "operator.hanura@balai.test"):
+    client = app.test_client()
+    assert Auth(client).login(email).status_code == 302
+    for _ in range(2):  # the second page reads the kept row
+        assert client.get("/kantor/").status_code == 200
+    return client
+
+
+def _change_account(app, email: str, **values) -> None:
+    from app.models import User
+
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.email == email))
+        for name, value in values.items():
+            setattr(user, name, value)
+        db.session.commit()
+
+
+def _turned_away(response) -> bool:
+    return response.status_code in (302, 403) and (
+        response.status_code == 403 or "/akun/masuk" in response.headers["Location"]
+    )
+
+
+def test_logging_out_in_one_process_ends_a_copied_cookie_in_every_other_at_once(processes):
+    here, there = processes
+    owner = _signed_in(here)
+    copied = owner.get_cookie("session").value
+    thieves = [here.test_client(), there.test_client()]
+    for thief in thieves:
+        thief.set_cookie("session", copied)
+        assert thief.get("/kantor/").status_code == 200  # both processes keep the row now
+    assert Auth(owner).logout().status_code == 302
+    for thief in thieves:
+        assert _turned_away(thief.get("/kantor/"))
+
+
+def test_a_disabled_account_is_signed_out_everywhere_on_its_next_request(processes):
+    here, there = processes
+    client = _signed_in(here)
+    _change_account(there, "operator.hanura@balai.test", active=False)
+    assert _turned_away(client.get("/kantor/"))
+    _change_account(there, "operator.hanura@balai.test", active=True)
+    assert client.get("/kantor/").status_code == 200  # the same session token: valid again
+
+
+def test_a_role_or_village_change_shows_on_the_next_request(processes):
+    from app.models import Role
+
+    here, there = processes
+    client = _signed_in(here)
+    with there.app_context():
+        other = db.session.scalar(select(Village).where(Village.slug != "hanura", Village.active.is_(True)))
+        other_id, other_name = other.id, other.name
+    _change_account(there, "operator.hanura@balai.test", village_id=other_id)
+    assert other_name in client.get("/kantor/").get_data(as_text=True)
+    _change_account(there, "operator.hanura@balai.test", role=Role.BUMDES_MANAGER)
+    assert client.get("/kantor/").status_code != 200
+
+
+def test_a_kept_account_row_is_never_another_accounts(processes):
+    """Two officials signed in to the same process each get their own account, turn and turn about."""
+    here, _there = processes
+    emails = ("operator.hanura@balai.test", "kades.hanura@balai.test")
+    with here.app_context():
+        names = [db.session.scalar(select(User.name).where(User.email == email)) for email in emails]
+    assert names[0] != names[1]
+    clients = [_signed_in(here, email) for email in emails]
+    for _ in range(2):
+        for client, own, other in zip(clients, names, reversed(names), strict=True):
+            page = client.get("/kantor/").get_data(as_text=True)
+            assert own in page and other not in page

@@ -12,11 +12,11 @@ from app.models.profile import Announcement
 from tests.conftest import Auth
 
 
-def _instance(redis_url: str | None = None, stamp: str | None = None):
+def _instance(redis_url: str | None = None, stamp: str | None = None, redis_seconds: float = 0):
     """Another web process of the same deployment: same database (and Redis), no page cache.
 
     With ``stamp`` it keeps its own stamp file, as a process on another machine would, and reads
-    Redis on every request: only Redis can tell it of a change.
+    Redis on every request (``redis_seconds``, 0 unless asked): only Redis can tell it of a change.
     """
     from app import create_app
     from tests.conftest import Config
@@ -25,7 +25,7 @@ def _instance(redis_url: str | None = None, stamp: str | None = None):
         PAGE_CACHE_SECONDS = 0
         REDIS_URL = redis_url
         DATA_CACHE_STAMP = stamp
-        DATA_CACHE_REDIS_SECONDS = 0
+        DATA_CACHE_REDIS_SECONDS = redis_seconds
 
     return create_app(Process)
 
