@@ -9,6 +9,7 @@ from app.config import Config, TestConfig
 from app.extensions import db
 from app.models import User, Village
 from tests.conftest import DEMO_PASSWORD, Auth, csrf_from
+from tests.processes import KINDS, two_processes
 
 
 def test_operator_logs_in_and_lands_on_their_work(client, auth, demo):
@@ -256,21 +257,10 @@ def test_the_current_password_check_backs_off_too(app, client, auth, demo, short
 # write generation: each change below must show on the very next request, here and in another process.
 
 
-@pytest.fixture(params=["one machine", "two machines and Redis"])
+@pytest.fixture(params=KINDS)
 def processes(request, demo, tmp_path):
-    from tests.test_datacache import _close, _instance
-
-    if request.param == "one machine":
-        apps = (_instance(), _instance())
-    else:
-        redis_url = request.getfixturevalue("redis_url")
-        # Public pages may read Redis's generation up to a second late there; signing in never may.
-        apps = (
-            _instance(redis_url, str(tmp_path / "a.stamp"), redis_seconds=60),
-            _instance(redis_url, str(tmp_path / "b.stamp"), redis_seconds=60),
-        )
-    yield apps
-    _close(*apps)
+    # Public pages may read Redis's generation up to a minute late here; signing in never may.
+    yield from two_processes(request, tmp_path, redis_seconds=60)
 
 
 def _signed_in(app, email: str = "operator.hanura@balai.test"):

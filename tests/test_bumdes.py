@@ -17,6 +17,7 @@ from app.extensions import db
 from app.models import User, Village
 from app.models.bumdes import Bumdes, Order, Product, ProductPhoto
 from tests.conftest import DEMO_PASSWORD, csrf_from
+from tests.processes import KINDS, two_processes
 
 
 def bumdes_of(slug: str) -> Bumdes:
@@ -379,21 +380,10 @@ def test_a_buyers_answers_and_order_are_shown_to_that_buyer_alone(app, client, d
     assert "Anda sudah memesan" not in blank and "Siti Aminah" not in blank and "Kirim pesanan" in blank
 
 
-@pytest.fixture(params=["one machine", "two machines and Redis"])
+@pytest.fixture(params=KINDS)
 def processes(request, demo, tmp_path):
-    """Two web processes of one deployment (as in tests/test_datacache.py)."""
-    from tests.test_datacache import _close, _instance
-
-    if request.param == "one machine":
-        apps = (_instance(), _instance())
-    else:
-        redis_url = request.getfixturevalue("redis_url")
-        apps = (
-            _instance(redis_url, str(tmp_path / "a.stamp")),
-            _instance(redis_url, str(tmp_path / "b.stamp")),
-        )
-    yield apps
-    _close(*apps)
+    """Two web processes of one deployment (tests/processes.py)."""
+    yield from two_processes(request, tmp_path)
 
 
 def _change_product(app, name: str, **values) -> str:

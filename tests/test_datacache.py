@@ -10,24 +10,9 @@ from app.extensions import db
 from app.models import ServiceRequest, Village
 from app.models.profile import Announcement
 from tests.conftest import Auth
-
-
-def _instance(redis_url: str | None = None, stamp: str | None = None, redis_seconds: float = 0):
-    """Another web process of the same deployment: same database (and Redis), no page cache.
-
-    With ``stamp`` it keeps its own stamp file, as a process on another machine would, and reads
-    Redis on every request (``redis_seconds``, 0 unless asked): only Redis can tell it of a change.
-    """
-    from app import create_app
-    from tests.conftest import Config
-
-    class Process(Config):
-        PAGE_CACHE_SECONDS = 0
-        REDIS_URL = redis_url
-        DATA_CACHE_STAMP = stamp
-        DATA_CACHE_REDIS_SECONDS = redis_seconds
-
-    return create_app(Process)
+from tests.processes import KINDS, two_processes
+from tests.processes import close as _close
+from tests.processes import instance as _instance
 
 
 def _announce(app, title: str) -> None:
@@ -50,26 +35,10 @@ def _home(app) -> str:
     return response.get_data(as_text=True)
 
 
-@pytest.fixture(params=["one machine", "two machines and Redis"])
+@pytest.fixture(params=KINDS)
 def processes(request, demo, tmp_path):
     """Two web processes: on one machine (the instance folder's stamp), or on two sharing Redis."""
-    if request.param == "one machine":
-        apps = (_instance(), _instance())
-    else:
-        redis_url = request.getfixturevalue("redis_url")
-        apps = (
-            _instance(redis_url, str(tmp_path / "a.stamp")),
-            _instance(redis_url, str(tmp_path / "b.stamp")),
-        )
-    yield apps
-    _close(*apps)
-
-
-def _close(*apps) -> None:
-    for app in apps:
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
+    yield from two_processes(request, tmp_path)
 
 
 def test_a_change_in_the_same_process_shows_on_the_next_page(processes):
