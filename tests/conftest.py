@@ -191,6 +191,13 @@ def csrf_from(html: str) -> str:
     return match.group(1) or match.group(2)
 
 
+def without_csrf(html: str) -> str:
+    """A page with its CSRF token (signed with the second it was made, so two pages a second apart
+    differ) replaced wherever it appears, for comparing two answers that must otherwise be the same."""
+    match = CSRF_RE.search(html)
+    return html.replace(match.group(1) or match.group(2), "CSRF") if match else html
+
+
 class Auth:
     def __init__(self, client):
         self.client = client
