@@ -142,8 +142,12 @@ def read_generation_now() -> None:
         g.balai_generation = cache.generation(fresh=True)
 
 
-def cached(key: tuple, compute: Callable[[], Any]) -> Any:
-    """``compute()``, kept in this process until the next write anywhere; only inside a request."""
+def cached(key: tuple, compute: Callable[[], Any], keep: Callable[[Any], bool] | None = None) -> Any:
+    """``compute()``, kept in this process until the next write anywhere; only inside a request.
+
+    ``keep(value)``: whether to keep a computed value (e.g. not an unknown code's None, so that
+    guessing codes cannot push the pages everyone reads out of the cache).
+    """
     cache = _cache()
     if cache is None or not has_request_context():
         return compute()
@@ -153,7 +157,8 @@ def cached(key: tuple, compute: Callable[[], Any]) -> Any:
     value = cache.get(key, generation)
     if value is _UNSET:
         value = compute()
-        cache.put(key, generation, value)
+        if keep is None or keep(value):
+            cache.put(key, generation, value)
     return value
 
 

@@ -3,17 +3,24 @@
 Those pages are the most visited and read only a few columns, so they skip the ORM: one Core query
 for the request with its service and village (and, for the tracking page, its history joined in),
 into plain objects. ``workflow.find_by_code`` stays the way to a request that is to be changed.
-Nothing here is kept between requests: each page reads its request afresh.
+
+What a visitor who is neither signed in nor the sender sees (the tracking page by its code) is the
+same for everyone who holds the code: :func:`find_public` keeps it in the process until the next
+write (app/datacache.py), its name already masked, so no full name of a request is ever kept. The
+sender's and the officials' views read the request afresh every time.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import bindparam, select
 
+from app import datacache
 from app.domain.tracking import tracking_key
 from app.extensions import db
 from app.models import Service, ServiceRequest, StatusChange, Village
@@ -177,3 +184,18 @@ def statuses(codes: list[str]) -> list:
     order = {tracking_key(code): i for i, code in enumerate(codes)}
     rows = db.session.connection().execute(_statuses_statement(), {"keys": list(order)}).all()
     return sorted(rows, key=lambda row: order[tracking_key(row.tracking_code)])
+
+
+def find_public(code: str, shown_name: Callable[[ShownRequest], str]) -> ShownRequest | None:
+    """find_shown() for a visitor who is neither signed in nor the sender: kept until the next write
+    (unknown codes are not kept), with ``name`` replaced by ``shown_name(request)``, what such a
+    visitor may see of it. Never change what it returns: every request of the process shares it."""
+
+    def load() -> ShownRequest | None:
+        found = find_shown(code)
+        return None if found is None else dataclasses.replace(found, name=shown_name(found))
+
+    from flask_babel import get_locale
+
+    key = ("tracked", code, str(get_locale()))  # the masked name's words are the visitor's language
+    return datacache.cached(key, load, keep=lambda found: found is not None)

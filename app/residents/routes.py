@@ -401,7 +401,14 @@ def track(code: str):
         canonical = normalize_tracking_code(code)
     except DomainError:
         canonical = None
-    req = tracked.find_shown(canonical) if canonical else None
+    # Anyone else who holds the code sees the same page: kept until the next write (app/tracked.py).
+    anyone = canonical is not None and not current_user.is_authenticated and not submitted_here(canonical)
+    if canonical is None:
+        req = None
+    elif anyone:
+        req = tracked.find_public(canonical, _shown_name)
+    else:
+        req = tracked.find_shown(canonical)
     if req is None:
         limits.code_missed()
         form = TrackForm(formdata=None, kode=code[:20])
@@ -415,24 +422,33 @@ def track(code: str):
     if polling and request.if_none_match.contains(etag):
         return _not_modified(etag)
     final = req.status in states.FINAL_STATUSES
-    actions = []
-    if official and "officials.act" in current_app.view_functions:
-        actions = states.actions_for(req.status, kind=req.service.kind)
-    response = render(
-        "residents/track.html",
-        fragment="residents/_track_status.html",
-        req=req,
-        village=req.village,
-        service=req.service,
-        shown_name=req.name if official else _shown_name(req),
-        timeline=_timeline(req),
-        reason=_reason(req),
-        etag=etag,
-        official=official,
-        actions=actions,
-        owner=submitted_here(req.tracking_code),
-        rendered_at=models.utcnow(),
-    )
+
+    def context() -> dict:
+        actions = []
+        if official and "officials.act" in current_app.view_functions:
+            actions = states.actions_for(req.status, kind=req.service.kind)
+        return {
+            "req": req,
+            "village": req.village,
+            "service": req.service,
+            "shown_name": req.name if official or anyone else _shown_name(req),
+            "timeline": _timeline(req),
+            "reason": _reason(req),
+            "etag": etag,
+            "official": official,
+            "actions": actions,
+            "owner": not anyone and submitted_here(req.tracking_code),
+            # What the phone shows without signal is "the status as of" this: when it was read.
+            "rendered_at": models.utcnow(),
+        }
+
+    if anyone:
+        key = ("track", req.tracking_code, req.version)
+        response = render_shared(
+            "residents/track.html", key, context, "residents/_track_status.html", req=req
+        )
+    else:
+        response = render("residents/track.html", fragment="residents/_track_status.html", **context())
     if polling:
         response.set_etag(etag)
         if final:
