@@ -1,6 +1,7 @@
-"""The public tracking page kept until the next write (app/tracked.py find_public): a status change
-shows at once in this process and in another, the kept request never holds a full name, unknown
-codes are not kept, and the sender's and the officials' views are never the kept one."""
+"""What anyone holding a tracking code may see, kept until the next write (app/tracked.py find_public,
+kept_statuses; the receipt's card): a change shows at once in this process and in another, the kept
+request never holds a full name or a private link, unknown codes are not kept, and the sender's and
+the officials' views are never the kept one."""
 
 from __future__ import annotations
 
@@ -100,6 +101,51 @@ def test_unknown_codes_are_not_kept(demo, app):
     assert not [key for key in cache._entries if key[0] == "tracked"]
 
 
+def _sender(app, code: str):
+    """A phone that sent the request: its receipt (with the private link) sealed in its session."""
+    client = app.test_client()
+    with app.app_context():
+        token = workflow.issue_private_link(workflow.find_by_code(code), "test")
+        db.session.commit()
+    with client.session_transaction() as session:
+        session["receipts"] = {code: receipts.seal(code, token)}
+    return client, token
+
+
+def _rename(app, name: str) -> None:
+    with app.app_context():
+        db.session.scalar(select(Village).where(Village.slug == "hanura")).name = name
+        db.session.commit()
+
+
+def test_a_change_shows_on_the_receipt_and_my_requests_here_and_in_another_process(processes):
+    here, there = processes
+    code, name = _open_request(here)
+    phone, token = _sender(here, code)
+    receipt = phone.get(f"/tanda-terima/{code}").get_data(as_text=True)
+    assert code in receipt and token in receipt and name not in receipt
+    mine = phone.get("/saya").get_data(as_text=True)
+    assert states.DIAJUKAN in mine
+    _rename(there, "Hanura Makmur")
+    _act(there, code, "verify")
+    receipt = phone.get(f"/tanda-terima/{code}").get_data(as_text=True)
+    assert "Hanura Makmur" in receipt and token in receipt
+    mine = phone.get("/saya").get_data(as_text=True)
+    assert "Hanura Makmur" in mine and f"badge {states.DIVERIFIKASI}" in mine
+
+
+def test_the_kept_receipt_card_never_holds_the_private_link_nor_serves_it_to_another_phone(demo, app):
+    code, _name = _open_request(app)
+    phone, token = _sender(app, code)
+    assert token in phone.get(f"/tanda-terima/{code}").get_data(as_text=True)
+    cache = app.extensions["balai_data_cache"]
+    assert any(key[0] == "receipt-card" for key in cache._entries)
+    assert all(token not in str(value) for _generation, value in cache._entries.values())
+    other = app.test_client()  # a phone without the receipt is sent to the public tracking page
+    response = other.get(f"/tanda-terima/{code}")
+    assert response.status_code == 302 and f"/lacak/{code}" in response.headers["Location"]
+
+
 def test_the_operator_and_the_sender_never_get_the_kept_page(demo, app):
     code, name = _open_request(app)
     _track(app, code)  # kept for anyone
@@ -109,11 +155,6 @@ def test_the_operator_and_the_sender_never_get_the_kept_page(demo, app):
     assert name in page and "Untuk petugas" in page
     anyone = _track(app, code)
     assert name not in anyone and "Untuk petugas" not in anyone
-    sender = app.test_client()  # the phone that sent it: its receipt is in its session
-    with app.app_context():
-        token = workflow.issue_private_link(workflow.find_by_code(code), "test")
-        db.session.commit()
-    with sender.session_transaction() as session:
-        session["receipts"] = {code: receipts.seal(code, token)}
+    sender, _token = _sender(app, code)
     own = _track(app, code, sender)
     assert "Halaman pribadi" in own and "Halaman pribadi" not in _track(app, code)

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app import attendance, events, limits, models, tracked, workflow
 from app.access import can_work_request, village_desk
-from app.datacache import cached_row
+from app.datacache import cached_markup, cached_row, render_whole
 from app.domain import states
 from app.domain.errors import DomainError
 from app.domain.nik import mask_nik, parse_nik
@@ -316,9 +316,11 @@ def _request_by_code(code: str) -> ServiceRequest | None:
 
 
 def _receipt_context(code: str):
+    """What a receipt shows: the request as anyone holding its code sees it (its name masked; kept
+    until the next write, app/tracked.py), and the private link sealed in this phone's session."""
     if not receipts.holds(code):
         return None
-    req = tracked.find_shown(code, with_history=False)
+    req = tracked.find_public(code, _shown_name)
     if req is None:
         abort(404)
     token = receipts.private_token(code)
@@ -330,7 +332,7 @@ def _receipt_context(code: str):
         "tracking_url": tracking_url,
         "private_url": _absolute(url_for("residents.private", token=token)) if token else None,
         "qr": qr_svg(tracking_url, _("Kode QR halaman lacak %(code)s", code=code)),
-        "shown_name": _shown_name(req),
+        "shown_name": req.name,
     }
 
 
@@ -339,7 +341,11 @@ def receipt(code: str):
     context = _receipt_context(code)
     if context is None:
         return redirect(url_for("residents.track", code=code))
-    return _no_store(render("residents/receipt.html", **context))
+    # The card (code, QR, date, masked name, fee) holds nothing the tracking page does not show to
+    # anyone with the code: rendered once until the next write. The private link is this phone's own.
+    key = ("receipt-card", code, str(get_locale()), request.script_root)
+    card = cached_markup(key, lambda: render_whole("residents/_receipt_card.html", context))
+    return _no_store(render("residents/receipt.html", cached_card=card, **context))
 
 
 @bp.route("/tanda-terima/<code>/cetak")
@@ -658,7 +664,7 @@ def mine():
     codes = receipts.codes()
     return render(
         "residents/mine.html",
-        rows=tracked.statuses(codes),
+        rows=tracked.kept_statuses(codes),
         held=set(codes),
         rendered_at=models.utcnow(),
     )
