@@ -19,10 +19,13 @@ An entry is used only while the generation it was made under still stands, so a 
 while a write was committing is stored under the old generation and never served after it.
 Values are shared between threads: only immutable ones (strings, Markup, tuples) and detached ORM
 rows that callers merge into their own session (:func:`village_by_slug`), or only read, are stored.
-Nothing that depends on the user (session, CSRF token, sign-in, an official's view) is ever cached
-here: keys name the page's public inputs only, whole pages are kept for anonymous visitors only
-with stand-ins for their CSRF token and stylesheet (:func:`cached_page`), and callers do not cache
-for signed-in users.
+Nothing that depends on the user (session, CSRF token, sign-in) is ever cached here: keys name
+every input of what is kept, whole pages are kept for anonymous visitors only with stand-ins for
+their CSRF token and stylesheet (:func:`cached_page`). Two views are kept for more than the public:
+what anyone holding a tracking code sees of it (app/tracked.py, its name masked first), and the
+officials' queue without a search, for every official who may read the village, keyed by what
+decides what they see (village, filter, day, whether they work there; app/officials/routes.py). A
+search, a NIK, a phone number, a private link or a full name is never kept.
 """
 
 from __future__ import annotations

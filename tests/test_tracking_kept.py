@@ -13,7 +13,7 @@ from app.domain import states
 from app.extensions import db
 from app.models import ServiceRequest, User, Village
 from app.residents import receipts
-from tests.conftest import Auth
+from tests.conftest import Auth, without_csrf
 from tests.processes import KINDS, two_processes
 
 
@@ -158,3 +158,77 @@ def test_the_operator_and_the_sender_never_get_the_kept_page(demo, app):
     sender, _token = _sender(app, code)
     own = _track(app, code, sender)
     assert "Halaman pribadi" in own and "Halaman pribadi" not in _track(app, code)
+
+
+# --- the officials' queue without a search, kept for every official who may read the village ---------
+
+
+def _queue(app, client, path: str = "/kantor/") -> str:
+    response = client.get(path)
+    assert response.status_code == 200, response.status_code
+    return response.get_data(as_text=True)
+
+
+def _signed_in(app, email: str):
+    client = app.test_client()
+    assert Auth(client).login(email).status_code == 302
+    return client
+
+
+def _hanura_id(app) -> int:
+    with app.app_context():
+        return db.session.scalar(select(Village.id).where(Village.slug == "hanura"))
+
+
+def test_a_change_by_another_official_shows_on_the_kept_queue_here_and_in_another_process(processes):
+    here, there = processes
+    code, _name = _open_request(here)
+    operator = _signed_in(here, "operator.hanura@balai.test")
+    head = _signed_in(there, "kades.hanura@balai.test")
+    new = "?status=diajukan"
+    assert code in _queue(here, operator, "/kantor/" + new)
+    assert code in _queue(there, head, "/kantor/" + new)  # kept in both now
+    _act(there, code, "verify")
+    assert code not in _queue(here, operator, "/kantor/" + new)
+    assert code not in _queue(there, head, "/kantor/" + new)
+    fragment = operator.get("/kantor/?status=diverifikasi", headers={"HX-Request": "true"})
+    assert code in fragment.get_data(as_text=True)
+
+
+def test_region_staff_and_the_village_desk_never_get_each_others_kept_queue(demo, app):
+    hanura = _hanura_id(app)
+    operator = _signed_in(app, "operator.hanura@balai.test")
+    region = _signed_in(app, "provinsi@balai.test")
+    desk = _queue(app, operator)
+    read_only = _queue(app, region, f"/kantor/?desa={hanura}")
+    assert "Hanura" in desk and "Hanura" in read_only
+    assert "Hanya baca" in read_only and "Hanya baca" not in desk
+    assert f"desa={hanura}" in read_only and f"desa={hanura}" not in desk.split("<main", 1)[1]
+    assert "Hanya baca" not in _queue(app, operator)  # and the reverse, once both are kept
+    other = _signed_in(app, "operator.trimulyo@balai.test")
+    assert "Hanura" not in _queue(app, other).split("<main", 1)[1]
+    assert other.get(f"/kantor/?desa={hanura}").status_code in (200, 403, 404)
+    assert "Hanura" not in other.get(f"/kantor/?desa={hanura}").get_data(as_text=True).split("<main", 1)[1]
+
+
+def test_each_official_gets_their_own_token_in_the_kept_queue_and_searches_are_never_kept(demo, app):
+    from tests.conftest import csrf_from
+
+    first = _signed_in(app, "operator.hanura@balai.test")
+    second = _signed_in(app, "kades.hanura@balai.test")
+    plain = _queue(app, first)
+    one, two = csrf_from(plain), csrf_from(_queue(app, second))
+    assert one != two
+    code, _name = _open_request(app)
+    with app.app_context():
+        nik = workflow.find_by_code(code).nik
+    for client, token in ((first, one), (second, two)):  # each token works for its own official
+        found = client.post("/kantor/", data={"csrf_token": token, "q": nik})
+        assert found.status_code == 200 and code in found.get_data(as_text=True)
+    by_name = _queue(app, first, f"/kantor/?q={code}")
+    assert code in by_name and without_csrf(by_name) != without_csrf(plain)
+    assert without_csrf(_queue(app, first)) == without_csrf(plain)  # no search answer was kept for it
+    cache = app.extensions["balai_data_cache"]
+    kept = [key for key in cache._entries if key[0] in ("queue", "queue-rows")]
+    assert kept and all(code not in repr(key) for key in kept)
+    assert all(nik not in repr(key) for key in cache._entries)

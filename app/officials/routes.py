@@ -6,9 +6,9 @@ import base64
 import io
 import secrets
 
-from flask import Response, abort, current_app, flash, redirect, request, url_for
+from flask import Response, abort, current_app, flash, make_response, redirect, request, url_for
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import delete, select
 from sqlalchemy.orm import selectinload
@@ -22,6 +22,7 @@ from app.access import (
     village_desk,
     village_filter,
 )
+from app.datacache import cached_markup, render_block, render_whole
 from app.domain import states
 from app.domain.errors import DomainError
 from app.domain.letters import validate_number_pattern
@@ -142,35 +143,68 @@ def home():
     if posted and not flt.private and not _is_htmx():
         return redirect(url_for("officials.home", **flt.args(), **vargs), 303)
     today = workflow.local_today()
-    page = queue.queue_page(village.id, flt, today)
-    context = {
-        "village": village,
-        "page": page,
-        # Whether each NIK is in the village's register (its own officials only; never residents).
-        "register_matches": population_register.matches(village.id, [(r.nik, r.name) for r in page.rows])
-        if can_work_village(current_user, village)
-        else {},
-        "today": today,
-        "vargs": vargs,
-        "qargs": {**flt.args(), **vargs},
-        "open_statuses": states.OPEN_STATUSES,
-        "request_url": _request_url_prefix(),
-        "statuses": translated(states.STATUS_LABELS),
-    }
-    if not _is_htmx():
-        counts, work = queue.desk_counts(village.id, today)
-        context.update(
-            filter_urls=_filter_urls(vargs),
-            counts=counts,
-            work=work,
-            services=queue.service_options(village.id),
-            can_work=can_work_village(current_user, village),
-        )
-    response = render("officials/home.html", fragment="officials/_queue.html", **context)
+    can_work = can_work_village(current_user, village)
+    partial = _is_htmx()
+
+    def context() -> dict:
+        page = queue.queue_page(village.id, flt, today)
+        shown = {
+            "village": village,
+            "page": page,
+            # Whether each NIK is in the village's register (its own officials only; never residents).
+            "register_matches": population_register.matches(village.id, [(r.nik, r.name) for r in page.rows])
+            if can_work
+            else {},
+            "today": today,
+            "vargs": vargs,
+            "qargs": {**flt.args(), **vargs},
+            "open_statuses": states.OPEN_STATUSES,
+            "request_url": _request_url_prefix(),
+            "statuses": translated(states.STATUS_LABELS),
+        }
+        if not partial:
+            counts, work = queue.desk_counts(village.id, today)
+            shown.update(
+                filter_urls=_filter_urls(vargs),
+                counts=counts,
+                work=work,
+                services=queue.service_options(village.id),
+                can_work=can_work,
+            )
+        return shown
+
+    if flt.q:  # a search (perhaps a NIK) is answered afresh and never kept
+        response = render("officials/home.html", fragment="officials/_queue.html", **context())
+    else:
+        response = _kept_queue(village, flt, today, can_work, partial, context)
     if posted:
         # htmx shows the address of what it shows, a private search left out.
         response.headers["HX-Push-Url"] = url_for("officials.home", **flt.args(), **vargs)
     return response
+
+
+def _kept_queue(village: Village, flt: queue.QueueFilter, today, can_work: bool, partial: bool, context):
+    """The queue without a search, rendered once until the next write for every official who may
+    read the village (app/datacache.py): what it shows follows from the key alone (village, filter,
+    page, day, whether the reader works there, locale, address). The menu, name and bell around it
+    are each official's own, rendered per request; the form's CSRF token is each one's own too."""
+    key = (
+        village.id,
+        tuple(sorted(flt.args().items())),
+        flt.after,
+        today,
+        can_work,
+        str(get_locale()),
+        request.script_root,
+        current_user.role in WORKERS,  # the links carry ?desa= for region staff
+    )
+    if partial:
+        body = cached_markup(("queue-rows", *key), lambda: render_whole("officials/_queue.html", context()))
+        response = make_response(body)
+        response.vary.add("HX-Request")
+        return response
+    main = cached_markup(("queue", *key), lambda: render_block("officials/home.html", "main", context()))
+    return render("officials/home.html", village=village, cached_main=main)
 
 
 @bp.route("/pengaduan-wilayah")
