@@ -186,12 +186,6 @@ def statuses(codes: list[str]) -> list:
     return sorted(rows, key=lambda row: order[tracking_key(row.tracking_code)])
 
 
-def kept_statuses(codes: list[str]) -> tuple:
-    """statuses() kept until the next write: the status rows hold nothing that the tracking page does
-    not show to anyone with the code (no name, NIK or phone)."""
-    return datacache.cached(("statuses", *codes), lambda: tuple(statuses(codes)))
-
-
 def find_public(code: str, shown_name: Callable[[ShownRequest], str]) -> ShownRequest | None:
     """find_shown() for a visitor who is neither signed in nor the sender: kept until the next write
     (unknown codes are not kept), with ``name`` replaced by ``shown_name(request)``, what such a

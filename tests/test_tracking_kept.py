@@ -1,5 +1,5 @@
-"""What anyone holding a tracking code may see, kept until the next write (app/tracked.py find_public,
-kept_statuses; the receipt's card): a change shows at once in this process and in another, the kept
+"""What anyone holding a tracking code may see, kept until the next write (app/tracked.py find_public;
+the receipt's card; my requests' list): a change shows at once in this process and in another, the kept
 request never holds a full name or a private link, unknown codes are not kept, and the sender's and
 the officials' views are never the kept one."""
 

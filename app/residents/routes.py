@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app import attendance, events, limits, models, tracked, workflow
 from app.access import can_work_request, village_desk
-from app.datacache import cached_markup, cached_row, render_whole
+from app.datacache import cached_markup, cached_row, render_block, render_whole
 from app.domain import states
 from app.domain.errors import DomainError
 from app.domain.nik import mask_nik, parse_nik
@@ -662,12 +662,15 @@ def _clean_codes(raw: list[str]) -> list[str]:
 @bp.route("/saya")
 def mine():
     codes = receipts.codes()
-    return render(
-        "residents/mine.html",
-        rows=tracked.kept_statuses(codes),
-        held=set(codes),
-        rendered_at=models.utcnow(),
-    )
+
+    def context() -> dict:
+        return {"rows": tracked.statuses(codes), "held": set(codes), "rendered_at": models.utcnow()}
+
+    # The list shows nothing the tracking page does not show to anyone with these codes (no name,
+    # NIK, phone or private link): rendered once for this set of codes until the next write.
+    key = ("mine", str(get_locale()), request.script_root, *codes)
+    content = cached_markup(key, lambda: render_block("residents/mine.html", "content", context()))
+    return render("residents/mine.html", cached_content=content)
 
 
 @bp.route("/saya/<code>")
