@@ -42,7 +42,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from flask import Flask, current_app, g, has_app_context, has_request_context
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from app import pagecache
 from app.pagecache import _map_stamp
@@ -169,7 +169,10 @@ def cached(key: tuple, compute: Callable[[], Any], keep: Callable[[Any], bool] |
 CSRF_SLOT = "balai-csrf-" + secrets.token_hex(8)
 # Stands in for the stylesheet in a page kept for every visitor: inline on a first visit, else a link.
 CSS_SLOT = "balai-css-" + secrets.token_hex(8)
-_SLOTS = re.compile(f"({CSRF_SLOT}|{CSS_SLOT})")
+# Stands in for a value of the visitor's own in kept markup (the private link on their receipt): the
+# value itself is never kept, each request fills in its own.
+OWN_SLOT = "balai-own-" + secrets.token_hex(8)
+_SLOTS = re.compile(f"({CSRF_SLOT}|{CSS_SLOT}|{OWN_SLOT})")
 
 
 @contextmanager
@@ -207,14 +210,17 @@ def cached_markup(key: tuple, make: Callable[[], Any]) -> Any:
     return value
 
 
-def cached_page(key: tuple, make: Callable[[str], str], css: Callable[[], str]) -> str:
+def cached_page(
+    key: tuple, make: Callable[[str], str], css: Callable[[], str], own: str | None = None
+) -> str:
     """A whole page rendered once per change of data for every visitor it is the same for, with this
     visitor's CSRF token and stylesheet element filled in.
 
     ``make(css_slot)`` renders the page with the CSRF stand-in (as :func:`cached_markup`) and
     ``css_slot`` where the stylesheet goes; it is kept split at the stand-ins, so a request joins
     the pieces with its own values: ``css()`` (inline ``<style>`` on a first visit, else a link),
-    and a token made only when the page has a form or a session (generate_csrf()).
+    and a token made only when the page has a form or a session (generate_csrf()). ``own``: this
+    visitor's value for :data:`OWN_SLOT` (escaped here); ``key`` must tell whether there is one.
     """
 
     def render() -> tuple[str, ...]:
@@ -224,7 +230,7 @@ def cached_page(key: tuple, make: Callable[[str], str], css: Callable[[], str]) 
     parts = cached(key, render)
     if len(parts) == 1:
         return parts[0]
-    values = {CSS_SLOT: None, CSRF_SLOT: None}
+    values = {CSS_SLOT: None, CSRF_SLOT: None, OWN_SLOT: None if own is None else str(escape(own))}
     out = []
     for i, part in enumerate(parts):
         if i % 2 == 0:

@@ -12,7 +12,15 @@ from flask_login import current_user, login_required
 
 from app.access import can_read_village
 from app.caching import css_element
-from app.datacache import CSRF_SLOT, cached_markup, cached_page, render_block, render_whole, village_by_slug
+from app.datacache import (
+    CSRF_SLOT,
+    OWN_SLOT,
+    cached_markup,
+    cached_page,
+    render_block,
+    render_whole,
+    village_by_slug,
+)
 from app.domain.storage import InvalidPhotoName, PhotoStore
 from app.extensions import db
 from app.models import Role, Village
@@ -35,7 +43,12 @@ def _partial(fragment: str | None) -> bool:
 
 
 def render_shared(
-    template: str, key: tuple, context: Callable[[], dict], fragment: str | None = None, **page
+    template: str,
+    key: tuple,
+    context: Callable[[], dict],
+    fragment: str | None = None,
+    own: str | None = None,
+    **page,
 ):
     """render() for a page whose content (or htmx fragment) is the same for every visitor.
 
@@ -45,8 +58,11 @@ def render_shared(
     from ``key`` too. For a visitor who is not signed in and has no message waiting, the whole
     page is kept the same way, with slots for the CSRF token and the stylesheet; a signed-in
     official's page around the content (name, menu, bell) is rendered for each request.
-    Never for a view whose content differs for a signed-in user.
+    Never for a view whose content differs for a signed-in user. ``own``: the one value of this
+    visitor's own the content shows (the private link on a receipt), which ``context()`` gives as
+    ``OWN_SLOT``: it is filled in per request and never kept.
     """
+    key = (*key, own is not None)
     locale = str(get_locale())
     if _partial(fragment):
         body = cached_markup(("fragment", fragment, locale, *key), lambda: render_whole(fragment, context()))
@@ -57,6 +73,8 @@ def render_shared(
         content = cached_markup(
             ("content", template, locale, *key), lambda: render_block(template, "content", context())
         )
+        if own is not None:
+            content = content.replace(OWN_SLOT, own)  # Markup.replace escapes it
         return render(template, fragment, cached_content=content, **page)
     # base.html shows the htmx CSRF header to a visitor with a session token (or given one by a form).
     token = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token") in session
@@ -71,7 +89,7 @@ def render_shared(
             **page,
         )
 
-    body = cached_page(("page", template, locale, request.script_root, token, *key), whole, css_element)
+    body = cached_page(("page", template, locale, request.script_root, token, *key), whole, css_element, own)
     response = make_response(body)
     response.vary.add("HX-Request")
     return response

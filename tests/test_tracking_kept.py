@@ -134,13 +134,21 @@ def test_a_change_shows_on_the_receipt_and_my_requests_here_and_in_another_proce
     assert "Hanura Makmur" in mine and f"badge {states.DIVERIFIKASI}" in mine
 
 
-def test_the_kept_receipt_card_never_holds_the_private_link_nor_serves_it_to_another_phone(demo, app):
+def test_the_kept_receipt_never_holds_the_private_link_and_each_phone_gets_its_own(demo, app):
     code, _name = _open_request(app)
     phone, token = _sender(app, code)
+    second, second_token = _sender(app, code)  # another phone holding the code with a link of its own
+    assert second_token != token
     assert token in phone.get(f"/tanda-terima/{code}").get_data(as_text=True)
     cache = app.extensions["balai_data_cache"]
-    assert any(key[0] == "receipt-card" for key in cache._entries)
-    assert all(token not in str(value) for _generation, value in cache._entries.values())
+    kept = [key for key in cache._entries if "residents/receipt.html" in key]
+    assert kept
+    page = second.get(f"/tanda-terima/{code}").get_data(as_text=True)  # from the kept page
+    assert second_token in page and token not in page
+    assert [key for key in cache._entries if "residents/receipt.html" in key] == kept
+    assert all(
+        t not in str(value) for t in (token, second_token) for _generation, value in cache._entries.values()
+    )
     other = app.test_client()  # a phone without the receipt is sent to the public tracking page
     response = other.get(f"/tanda-terima/{code}")
     assert response.status_code == 302 and f"/lacak/{code}" in response.headers["Location"]

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app import attendance, events, limits, models, tracked, workflow
 from app.access import can_work_request, village_desk
-from app.datacache import cached_markup, cached_row, render_block, render_whole
+from app.datacache import OWN_SLOT, cached_row
 from app.domain import states
 from app.domain.errors import DomainError
 from app.domain.nik import mask_nik, parse_nik
@@ -341,11 +341,15 @@ def receipt(code: str):
     context = _receipt_context(code)
     if context is None:
         return redirect(url_for("residents.track", code=code))
-    # The card (code, QR, date, masked name, fee) holds nothing the tracking page does not show to
-    # anyone with the code: rendered once until the next write. The private link is this phone's own.
-    key = ("receipt-card", code, str(get_locale()), request.script_root)
-    card = cached_markup(key, lambda: render_whole("residents/_receipt_card.html", context))
-    return _no_store(render("residents/receipt.html", cached_card=card, **context))
+    # Code, QR, due date, masked name and fee: nothing the tracking page does not show to anyone
+    # with the code, so the page is rendered once until the next write. The private link is this
+    # phone's own: filled in per request, never kept.
+    private_url = context["private_url"]
+    shown = {**context, "private_url": OWN_SLOT if private_url else None}
+    page = render_shared(
+        "residents/receipt.html", ("receipt", code), lambda: shown, own=private_url, req=context["req"]
+    )
+    return _no_store(page)
 
 
 @bp.route("/tanda-terima/<code>/cetak")
@@ -668,9 +672,7 @@ def mine():
 
     # The list shows nothing the tracking page does not show to anyone with these codes (no name,
     # NIK, phone or private link): rendered once for this set of codes until the next write.
-    key = ("mine", str(get_locale()), request.script_root, *codes)
-    content = cached_markup(key, lambda: render_block("residents/mine.html", "content", context()))
-    return render("residents/mine.html", cached_content=content)
+    return render_shared("residents/mine.html", ("mine", *codes), context)
 
 
 @bp.route("/saya/<code>")
